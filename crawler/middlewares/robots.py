@@ -1,0 +1,120 @@
+"""robots.txt per RFC 9309, fetched once per origin for the whole job and shared through Redis.
+
+A page request reaches this middleware during its host's turn (the frontier lets one request per
+host out at a time), so the worker holding the turn is the only one that can be fetching that
+host's robots.txt: no locks are needed, and every other worker reads the result from Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+
+from crawler import ROBOTS_TOKEN
+from crawler.frontier import Frontier, frontier_for
+from crawler.robots import RobotsPolicy
+from crawler.urls import host_of, origin_of
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+
+class RobotsDisallowed(IgnoreRequest):
+    """robots.txt does not allow our product token to fetch this URL."""
+
+
+class RobotsMiddleware:
+    def __init__(
+        self,
+        crawler: Crawler,
+        frontier: Frontier,
+        *,
+        token: str,
+        ttl: float,
+        max_redirects: int,
+        max_bytes: int,
+        delay: float,
+        max_delay: float,
+    ) -> None:
+        self.crawler = crawler
+        self.frontier = frontier
+        self.token = token
+        self.ttl = ttl
+        self.max_redirects = max_redirects
+        self.max_bytes = max_bytes
+        self.delay = delay
+        self.max_delay = max_delay
+        self._local: dict[str, tuple[float, RobotsPolicy]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RobotsMiddleware:
+        s = crawler.settings
+        return cls(
+            crawler,
+            frontier_for(crawler),
+            token=ROBOTS_TOKEN,
+            ttl=s.getfloat("LINKGRAPH_ROBOTS_TTL"),
+            max_redirects=s.getint("LINKGRAPH_ROBOTS_MAX_REDIRECTS"),
+            max_bytes=s.getint("LINKGRAPH_ROBOTS_MAX_BYTES"),
+            delay=s.getfloat("LINKGRAPH_DELAY"),
+            max_delay=s.getfloat("LINKGRAPH_MAX_DELAY"),
+        )
+
+    async def process_request(self, request: Request) -> None:
+        if "lg_entry" not in request.meta:
+            return  # robots.txt itself, or a request linkgraph did not schedule
+        policy = await self.policy_for(origin_of(request.url), host_of(request.url))
+        if not policy.allowed(request.url, self.token):
+            raise RobotsDisallowed(f"robots.txt disallows {request.url}")
+
+    async def policy_for(self, origin: str, host: str) -> RobotsPolicy:
+        now = time.time()
+        cached = self._local.get(origin)
+        if cached and cached[0] > now:
+            return cached[1]
+        raw = self.frontier.client.hget(self.frontier.keys.robots, origin)
+        if raw:
+            stamp, _, blob = raw.partition(b"\n")
+            if float(stamp) + self.ttl > now:
+                policy = RobotsPolicy.from_bytes(blob)
+                self._local[origin] = (float(stamp) + self.ttl, policy)
+                return policy
+        policy = await self._fetch(origin)
+        fetched = time.time()
+        self.frontier.client.hset(
+            self.frontier.keys.robots, origin, f"{fetched}\n".encode() + policy.to_bytes()
+        )
+        self._local[origin] = (fetched + self.ttl, policy)
+        delay = self.host_delay(policy)
+        self.frontier.set_host_delay(host, delay)
+        # robots.txt was this host's request for this turn: space the page fetch after it too.
+        await asyncio.sleep(delay)
+        return policy
+
+    def host_delay(self, policy: RobotsPolicy) -> float:
+        crawl_delay = policy.crawl_delay(self.token) or 0.0
+        return min(max(self.delay, crawl_delay), max(self.max_delay, self.delay))
+
+    async def _fetch(self, origin: str) -> RobotsPolicy:
+        request = Request(
+            f"{origin}/robots.txt",
+            meta={"redirect_ttl": self.max_redirects},
+            dont_filter=True,
+        )
+        assert self.crawler.engine is not None
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except IgnoreRequest as exc:  # more than max_redirects hops: RFC 9309 says unavailable
+            logger.info("robots.txt for %s not reached (%s): all allowed", origin, exc)
+            return RobotsPolicy.from_fetch(404, b"")
+        except Exception as exc:
+            logger.info("robots.txt for %s failed (%s): all disallowed", origin, exc)
+            return RobotsPolicy.from_fetch(0, b"")
+        return RobotsPolicy.from_fetch(response.status, response.body[: self.max_bytes])

@@ -1,0 +1,36 @@
+"""Queues what a page links to: one frontier call per page, however many links it has.
+
+Every http(s) link is followed whatever its rel (nofollow/ugc/sponsored links still lead to
+pages worth indexing), unless the page itself says nofollow or the depth limit is reached.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crawler.frontier import Frontier, frontier_for
+from crawler.items import PageItem
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class FrontierPipeline:
+    def __init__(self, frontier: Frontier, max_depth: int) -> None:
+        self.frontier = frontier
+        self.max_depth = max_depth
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FrontierPipeline:
+        return cls(frontier_for(crawler), crawler.settings.getint("LINKGRAPH_MAX_DEPTH"))
+
+    def process_item(self, item: PageItem) -> PageItem:
+        parsed = item.parsed
+        if parsed is None or parsed.nofollow or not parsed.links:
+            return item
+        depth = item.depth + 1
+        if self.max_depth and depth > self.max_depth:
+            return item
+        urls = dict.fromkeys(link.url for link in parsed.links)  # unique, in page order
+        self.frontier.add((url, depth) for url in urls)
+        return item

@@ -1,0 +1,398 @@
+"""The hand-made test web and its exact ground truth, for the crawler's end-to-end tests.
+
+33 hosts under 21 registered domains, served by `LocalWebServer` on one port. Each page
+declares its links as written and as a browser resolves them (see tests/webmodel.py); the
+ground truth is a breadth-first crawl of those declarations from `seeds()`.
+
+Hosts that must never be requested at all: trap.example.com (only linked from places that are
+not links), hidden.example.com and secret.example.org (only linked from nofollow pages),
+mirror.example.net (robots.txt answers 500, so only /robots.txt may be fetched).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from crawler.localweb.web import StaticWeb, TemplateResource
+from tests.webmodel import Backlink, Host, Link, Outcome, Page, Robots, backlinks, crawl, url
+
+L = Link
+U = url
+# robots.txt variants that allow everything
+ALLOW_ALL = Robots("User-agent: *\nDisallow:\n")  # an empty Disallow allows all
+NO_ROBOTS = Robots()  # no robots.txt: 404, everything allowed
+TRAP = "trap.example.com"
+# Markup that mentions URLs without being links: a parser must find none of them.
+NOT_LINKS = (
+    f'<!-- <a href="{U(TRAP, "/comment")}">in a comment</a> -->\n'
+    f"<script>var s = '<a href=\"{U(TRAP, '/script')}\">in a script</a>';</script>\n"
+    f'<template><a href="{U(TRAP, "/template")}">in a template</a></template>\n'
+)
+
+
+def _png() -> bytes:
+    """A valid 1x1 grey PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0\x80"))
+
+
+def _leaf(path: str, title: str, *links: Link) -> Page:
+    return Page(path, title, links=links)
+
+
+EXAMPLE_COM = (
+    Host(
+        "www.example.com",
+        "example.com",
+        Robots("User-agent: *\nDisallow: /search\n", rules=(("disallow", "/search"),)),
+        note="the seed: a hub with most of the link-syntax cases",
+        pages=(
+            Page(
+                "/",
+                "Example home",
+                links=(
+                    L(U("www.example.com", "/about"), "About us", href="/about"),
+                    L(U("news.example.com"), "News"),
+                    # protocol-relative: takes the page's scheme
+                    L(U("shop.example.co.uk"), "Shop", href="//shop.example.co.uk:{port}/"),
+                    # uppercase host: lowercased, while the path keeps its case
+                    L(
+                        U("www.example.co.uk", "/About"),
+                        "Example UK",
+                        href="http://WWW.EXAMPLE.CO.UK:{port}/About",
+                    ),
+                    # the same destination twice: nofollow and plain -> followed, two anchors
+                    L(U("alice.github.io"), "Alice's blog", rel="nofollow"),
+                    L(U("alice.github.io"), "Alice"),
+                    # robots.txt disallows /search: recorded with error "robots", not fetched
+                    L(U("www.example.com", "/search?q=links"), "Search", href="/search?q=links"),
+                    L(U("docs.example.org"), "Docs"),
+                    L(U("wiki.example.org", "/wiki/Main_Page"), "Wiki"),
+                    L(U("static.example.com", "/files/report.pdf"), "Annual report (PDF)"),
+                    L(U("forum.example.com"), "Forum"),
+                    L(U("m.example.com"), "Mobile site"),
+                    L(U("go.example.info", "/old"), "Old link"),
+                    # IDN host written in Unicode: becomes punycode
+                    L(U("xn--bcher-kva.de"), "Bücher", href="http://bücher.de:{port}/"),
+                    L(U("mirror.example.net"), "Mirror"),  # robots.txt 500: never fetched
+                    L(U("gone.example.net", "/page"), "Dead link"),  # a host with no pages
+                    # not http(s): dropped
+                    L(None, "Mail us", href="mailto:hello@example.com"),
+                    L(None, "Menu", href="javascript:void(0)"),
+                    L(None, markup='<a name="top">An anchor without href</a>'),
+                    # a fragment-only link is the page itself
+                    L(U("www.example.com", "/"), "Skip to content", href="#main"),
+                ),
+                noise=NOT_LINKS,
+            ),
+            Page(
+                "/about",
+                "About",
+                links=(
+                    L(U("www.example.com", "/team"), "Team", href="team"),  # relative
+                    # relative with ./, query and fragment: the fragment goes
+                    L(
+                        U("www.example.com", "/contact?lang=en"),
+                        "Contact",
+                        href="./contact?lang=en#form",
+                    ),
+                    L(U("bob.github.io"), "Bob", rel="sponsored"),
+                    # whitespace around the href and an entity inside it
+                    L(U("www.example.com", "/a?x=1&y=2"), "Entity link", href=" /a?x=1&amp;y=2 "),
+                    L(U("www.example.com", "/missing"), "Missing page", href="/missing"),
+                    L(U("www.example.com", "/broken"), "Broken page", href="/broken"),
+                    # nested elements, an entity and a line break in the anchor text
+                    L(
+                        U("shop.example.co.uk", "/products/widget"),
+                        "Blue & green widgets",
+                        markup='<a href="http://shop.example.co.uk:{port}/products/widget">'
+                        "<b>Blue</b> &amp; <i>green</i>\n      widgets</a>",
+                    ),
+                ),
+            ),
+            Page(
+                "/team",
+                "Team",
+                links=(
+                    # an image-only anchor: its alt is the anchor text
+                    L(
+                        U("alice.github.io", "/about"),
+                        "Alice portrait",
+                        markup='<a href="http://alice.github.io:{port}/about">'
+                        '<img src="/img/alice.png" alt="Alice portrait"></a>',
+                    ),
+                    # an image without alt: an empty anchor
+                    L(
+                        U("bob.github.io", "/projects"),
+                        "",
+                        markup='<a href="http://bob.github.io:{port}/projects">'
+                        '<img src="/img/bob.png"></a>',
+                    ),
+                ),
+            ),
+            _leaf(
+                "/contact?lang=en",
+                "Contact",
+                L(U("static.example.com", "/img/logo.png"), "Logo"),
+                L(U("static.example.com", "/api/data.json"), "Data"),
+                L(U("static.example.com", "/notes.txt"), "Notes"),
+            ),
+            _leaf("/a?x=1&y=2", "Query page", L(U("www.example.com"), "Home", href="/")),
+            # error pages: their bodies have links, which a crawler must not extract
+            Page("/missing", "Not found", status=404, links=(L(U(TRAP, "/from-404"), "x"),)),
+            Page("/broken", "Oops", status=500, links=(L(U(TRAP, "/from-500"), "x"),)),
+            _leaf("/search?q=links", "Search results", L(U(TRAP, "/search"), "x")),
+        ),
+    ),
+    Host(
+        "news.example.com",
+        "example.com",
+        NO_ROBOTS,
+        pages=(
+            _leaf(
+                "/",
+                "News front page",
+                L(U("news.example.com", "/2024/links-study"), "Link study", href="2024/links-study"),
+                L(U("news.example.com", "/2024/rels"), "Rel variants", href="/2024/rels"),
+                L(U("www.example.com"), "Home"),  # same registered domain: not a backlink
+            ),
+            _leaf(
+                "/2024/links-study",
+                "A study of links",
+                L(U("shop.example.co.uk", "/products/widget"), "Blue widget"),
+                L(U("blog.example.co.uk", "/posts/1"), "Blog post", rel="nofollow"),
+                L(U("bob.github.io", "/projects"), "Bob's projects", rel="ugc"),
+                # mixed-case rel tokens; then a plain link to the same URL makes it followed
+                L(U("www.northwind.co.uk"), "Northwind", rel="NoFollow UGC"),
+                L(U("www.northwind.co.uk"), "Northwind Traders", rel="noopener noreferrer"),
+            ),
+            _leaf(
+                "/2024/rels",
+                "Every rel",
+                L(U("alice.github.io", "/posts/nofollow"), "nofollow link", rel="nofollow"),
+                L(U("alice.github.io", "/posts/ugc"), "ugc link", rel="ugc"),
+                L(U("alice.github.io", "/posts/sponsored"), "sponsored link", rel="sponsored"),
+                L(U("alice.github.io", "/posts/mixed"), "mixed case rel", rel="NoFollow UGC"),
+                L(U("alice.github.io", "/posts/plain"), "plain link"),
+                L(U("alice.github.io", "/posts/external"), "external link", rel="noopener external"),
+                # an image-map area: a link with an empty anchor
+                L(
+                    U("bob.github.io", "/map"),
+                    "",
+                    tag="area",
+                    markup='<img src="/map.png" usemap="#m"><map name="m"><area shape="rect" '
+                    'coords="0,0,9,9" href="http://bob.github.io:{port}/map"></map>',
+                ),
+            ),
+        ),
+    ),
+    Host(
+        "static.example.com",
+        "example.com",
+        NO_ROBOTS,
+        note="non-HTML files; URLs inside them are not links",
+        pages=(
+            Page(
+                "/files/report.pdf",
+                content_type="application/pdf",
+                body=b"%PDF-1.4\n% see http://trap.example.com:{port}/pdf\n%%EOF\n",
+            ),
+            Page("/img/logo.png", content_type="image/png", body=_png()),
+            Page(
+                "/api/data.json",
+                content_type="application/json",
+                body='{"home": "http://trap.example.com:{port}/json",'
+                ' "html": "<a href=\\"http://trap.example.com:{port}/json\\">x</a>"}\n',
+            ),
+            Page(
+                "/notes.txt",
+                content_type="text/plain",
+                body='Not HTML: <a href="http://trap.example.com:{port}/text">x</a>\n',
+            ),
+        ),
+    ),
+    Host(
+        "forum.example.com",
+        "example.com",
+        Robots("User-agent: *\nAllow: /\n"),
+        note="user content and page-level nofollow",
+        pages=(
+            _leaf(
+                "/",
+                "Forum",
+                *(L(U("forum.example.com", f"/thread/{i}"), f"Thread {i}") for i in range(1, 6)),
+            ),
+            Page(
+                "/thread/1",
+                "Thread 1",
+                meta_robots=("robots", "index, follow"),  # explicit follow: no effect
+                links=(
+                    L(U("bob.github.io"), "bob", rel="ugc nofollow"),
+                    L(U("deals.example.biz"), "cheap deals", rel="ugc"),
+                ),
+            ),
+            Page(
+                "/thread/2",
+                "Thread 2",
+                # meta robots nofollow: links recorded (follow=0) but never crawled
+                meta_robots=("robots", "noindex, nofollow"),
+                links=(
+                    L(U("hidden.example.com", "/only-via-nofollow"), "Hidden"),
+                    L(U("secret.example.org"), "Secret site"),
+                    L("https://bob.github.io/secure", "Bob secure"),
+                    # the default port is dropped from the URL
+                    L("http://bob.github.io/x", "Bob on port 80", href="http://bob.github.io:80/x"),
+                    # crawled through other pages; this occurrence does not follow
+                    L(U("shop.example.co.uk", "/products/widget"), "Widget again"),
+                ),
+            ),
+            Page(
+                "/thread/3",
+                "Thread 3",
+                x_robots="nofollow",  # the header says nofollow
+                links=(
+                    L(U("secret.example.org", "/xrobots"), "Secret via header"),
+                    L(U("alice.github.io"), "Alice again"),
+                ),
+            ),
+            Page(
+                "/thread/4",
+                "Thread 4",
+                # addressed to another crawler: our crawler follows these links
+                meta_robots=("googlebot", "nofollow"),
+                links=(L(U("bob.github.io", "/googlebot"), "Bob (googlebot meta)"),),
+            ),
+            Page(
+                "/thread/5",
+                "Thread 5",
+                meta_robots=("robots", "none"),  # none = noindex, nofollow
+                links=(
+                    L(U("hidden.example.com", "/via-none"), "via none"),
+                    L(U("carol.github.io", "/via-none"), "Carol via none"),
+                ),
+            ),
+        ),
+    ),
+    Host(
+        "hidden.example.com",
+        "example.com",
+        ALLOW_ALL,
+        note="only linked from nofollow pages: never requested",
+        pages=(_leaf("/only-via-nofollow", "Hidden"), _leaf("/via-none", "Hidden too")),
+    ),
+    Host(
+        TRAP,
+        "example.com",
+        ALLOW_ALL,
+        note="only 'linked' from comments, scripts, files, error pages: never requested",
+        pages=tuple(
+            _leaf(p, "Trap")
+            for p in (
+                "/",
+                "/comment",
+                "/script",
+                "/template",
+                "/from-404",
+                "/from-500",
+                "/search",
+                "/pdf",
+                "/json",
+                "/text",
+                "/base/",
+                "/base/Linking",
+                "/checkout",
+                "/draft",
+                "/roadmap",
+                "/mirror",
+            )
+        ),
+    ),
+    Host(
+        "m.example.com",
+        "example.com",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Example mobile",
+                L(U("www.example.com"), "Desktop site"),
+                L(U("www.example.co.jp"), "Japan"),
+            ),
+        ),
+    ),
+)
+
+EXAMPLE_CO_UK = (
+    Host(
+        "shop.example.co.uk",
+        "example.co.uk",
+        Robots(
+            # the linkgraph group replaces the * group: /private/ and /products/ are allowed
+            "User-agent: *\nDisallow: /private/\nDisallow: /products/\n\n"
+            "User-agent: linkgraph\nDisallow: /checkout\nAllow: /checkout/help\n"
+            "Crawl-delay: 0.3\n",
+            rules=(("disallow", "/checkout"), ("allow", "/checkout/help")),
+            crawl_delay=0.3,
+        ),
+        pages=(
+            _leaf(
+                "/",
+                "Example Shop",
+                L(U("shop.example.co.uk", "/products/widget"), "Widget", href="/products/widget"),
+                L(U("shop.example.co.uk", "/private/sale"), "Private sale", href="/private/sale"),
+                L(U("shop.example.co.uk", "/checkout"), "Checkout", href="/checkout"),
+                L(U("shop.example.co.uk", "/checkout/help"), "Checkout help", href="checkout/help"),
+                L(U("blog.example.co.uk"), "Our blog"),
+                L(U("www.northwind.co.uk", "/wholesale"), "Wholesale partner", rel="sponsored"),
+            ),
+            _leaf(
+                "/products/widget",
+                "Widget",
+                L(U("shop.example.co.uk"), "Shop home", href="/"),
+                L(U("static.example.com", "/img/logo.png"), "Widget photo"),
+            ),
+            _leaf("/private/sale", "Sale", L(U("deals.example.biz"), "Deals", rel="sponsored")),
+            _leaf("/checkout/help", "Help", L(U("www.example.com", "/about"), "About Example")),
+            _leaf("/checkout", "Checkout", L(U(TRAP, "/checkout"), "x")),
+        ),
+    ),
+    Host(
+        "blog.example.co.uk",
+        "example.co.uk",
+        Robots(
+            # a group for another crawler that must not apply; Crawl-delay in the * group
+            "User-agent: otherbot\nDisallow: /\n\n"
+            "User-agent: *\nDisallow: /drafts/\nCrawl-delay: 0.3\n",
+            rules=(("disallow", "/drafts/"),),
+            crawl_delay=0.3,
+        ),
+        pages=(
+            _leaf(
+                "/",
+                "Example Blog",
+                L(U("blog.example.co.uk", "/posts/1"), "First post", href="posts/1"),
+                L(U("blog.example.co.uk", "/drafts/secret"), "Draft", href="/drafts/secret"),
+                L(U("alice.github.io"), "Alice"),
+            ),
+            _leaf(
+                "/posts/1",
+                "First post",
+                L(U("xn--bcher-kva.de", "/katalog?seite=2"), "Katalog"),
+                L(U("bob.github.io"), "Bob"),
+            ),
+            _leaf("/drafts/secret", "Draft", L(U(TRAP, "/draft"), "x")),
+        ),
+    ),
+    Host(
+        "www.example.co.uk",
+        "example.co.uk",
+        ALLOW_ALL,
+        pages=(_leaf("/About", "About Example UK", L(U("www.example.com"), "Example global")),),
+    ),
+)
