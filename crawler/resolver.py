@@ -61,6 +61,9 @@ def is_public(address: str) -> bool:
 
 @implementer(IResolverSimple)
 class GuardedResolver(CachingThreadedResolver):
+    # Twisted reports every failed resolution as "no results", so the names refused here are
+    # remembered (name -> address) for the spider to record the real reason.
+    refused: dict[str, str] = {}
     def __init__(
         self,
         reactor: Any,
@@ -92,6 +95,7 @@ class GuardedResolver(CachingThreadedResolver):
 
     def _check(self, address: str, name: str) -> str:
         if not self.allow_private and not is_public(address):
+            self.refused[name.lower().rstrip(".")] = address
             raise RefusedAddress(
                 f"{name} resolves to non-public address {address} (use --allow-private)"
             )

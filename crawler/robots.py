@@ -20,7 +20,13 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["MAX_ROBOTS_BYTES", "RobotsPolicy", "url_path_for_robots", "valid_product_token"]
+__all__ = [
+    "MAX_ROBOTS_BYTES",
+    "RobotsPolicy",
+    "normalise_pattern",
+    "url_path_for_robots",
+    "valid_product_token",
+]
 
 # RFC 9309 2.5: crawlers MUST parse at least the first 500 KiB.
 MAX_ROBOTS_BYTES = 512 * 1024

@@ -20,6 +20,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from crawler.errors import UsageError
 
 logger = logging.getLogger(__name__)
+# The driver logs each failed request on its own; the CLI reports the failure as one line.
+logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "deploy" / "clickhouse"
 MIGRATIONS_TABLE = "schema_migrations"
@@ -108,7 +110,12 @@ def _open(target: StorageTarget) -> Client:
                 "(a running crawl owns it): wait for it to finish, or use a ClickHouse server "
                 "with --clickhouse"
             ) from None
-        raise UsageError(f"cannot open ClickHouse at {target.describe()}: {text[:300]}") from None
+        cause = re.search(r"\[Errno \d+\] ([^'\")]+)", text)
+        reason = cause.group(1) if cause else first_line(text)[:300]
+        raise UsageError(
+            f"cannot open ClickHouse at {target.describe()}: {reason} (start it, fix "
+            "--clickhouse, or omit it to use the embedded chDB)"
+        ) from None
 
 
 def database_from_url(url: str, default: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache, partial
 
 import tldextract
+from ada_url import idna_to_ascii
 
 # The package's own compiled binding; `ada_url.ada_adapter` is a thin wrapper around it.
 from ada_url._ada_wrapper import ffi, lib
@@ -50,14 +51,37 @@ def _http_href(url: object) -> str | None:
             return None
         href = _get_href(url)
         raw: bytes = _unpack(href.data, href.length)
+        if not raw.startswith(_HTTP_PREFIXES):
+            return None
+        if b"xn--" in raw:
+            host = lib.ada_get_hostname(url)
+            if not _valid_punycode(_unpack(host.data, host.length)):
+                return None
     finally:
         _free(url)
-    if not raw.startswith(_HTTP_PREFIXES):
-        return None
     # In a serialised http(s) URL every earlier '#' is percent-encoded, so the first one
     # starts the fragment.
     cut = raw.find(b"#")
     return (raw if cut < 0 else raw[:cut]).decode()
+
+
+@lru_cache(maxsize=4096)
+def _valid_punycode(host: bytes) -> bool:
+    """Whether every `xn--` label of `host` is Punycode for the label it claims to be.
+
+    Ada passes ASCII hosts through without decoding their `xn--` labels, while the URL
+    Standard's domain-to-ASCII rejects one that does not decode, or that decodes to a label
+    which would not encode back to itself (disallowed, mapped or all-ASCII code points).
+    """
+    for label in host.split(b"."):
+        if label.startswith(b"xn--"):
+            try:
+                decoded = label[4:].decode("punycode")
+            except UnicodeError:
+                return False
+            if not decoded or idna_to_ascii(decoded) != label:
+                return False
+    return True
 
 
 def _join(base: bytes, href: str) -> str | None:
@@ -98,12 +122,11 @@ def _host_and_port(url: str) -> tuple[str, str, str] | None:
         if scheme is None:
             return None
         host = lib.ada_get_hostname(parsed)
+        hostname: bytes = _unpack(host.data, host.length)
+        if b"xn--" in hostname and not _valid_punycode(hostname):
+            return None
         port = lib.ada_get_port(parsed)
-        return (
-            scheme,
-            _unpack(host.data, host.length).decode(),
-            _unpack(port.data, port.length).decode(),
-        )
+        return scheme, hostname.decode(), _unpack(port.data, port.length).decode()
     finally:
         _free(parsed)
 

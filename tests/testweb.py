@@ -1,8 +1,8 @@
 """The hand-made test web and its exact ground truth, for the crawler's end-to-end tests.
 
 33 hosts under 21 registered domains, served by `LocalWebServer` on one port. Each page
-declares its links as written and as a browser resolves them (see tests/webmodel.py); the
-ground truth is a breadth-first crawl of those declarations from `seeds()`.
+declares its links as written and as a browser resolves them (tests/webmodel.py); the ground
+truth is a breadth-first crawl of those declarations from `seeds()` (tests/webtruth.py).
 
 Hosts that must never be requested at all: trap.example.com (only linked from places that are
 not links), hidden.example.com and secret.example.org (only linked from nofollow pages),
@@ -14,8 +14,8 @@ from __future__ import annotations
 import struct
 import zlib
 
-from crawler.localweb.web import StaticWeb, TemplateResource
-from tests.webmodel import Backlink, Host, Link, Outcome, Page, Robots, backlinks, crawl, url
+from tests.webmodel import Host, Link, Page, Robots, url
+from tests.webtruth import DeclaredWeb
 
 L = Link
 U = url
@@ -158,7 +158,11 @@ EXAMPLE_COM = (
             _leaf(
                 "/",
                 "News front page",
-                L(U("news.example.com", "/2024/links-study"), "Link study", href="2024/links-study"),
+                L(
+                    U("news.example.com", "/2024/links-study"),
+                    "Link study",
+                    href="2024/links-study",
+                ),
                 L(U("news.example.com", "/2024/rels"), "Rel variants", href="/2024/rels"),
                 L(U("www.example.com"), "Home"),  # same registered domain: not a backlink
             ),
@@ -180,7 +184,11 @@ EXAMPLE_COM = (
                 L(U("alice.github.io", "/posts/sponsored"), "sponsored link", rel="sponsored"),
                 L(U("alice.github.io", "/posts/mixed"), "mixed case rel", rel="NoFollow UGC"),
                 L(U("alice.github.io", "/posts/plain"), "plain link"),
-                L(U("alice.github.io", "/posts/external"), "external link", rel="noopener external"),
+                L(
+                    U("alice.github.io", "/posts/external"),
+                    "external link",
+                    rel="noopener external",
+                ),
                 # an image-map area: a link with an empty anchor
                 L(
                     U("bob.github.io", "/map"),
@@ -396,3 +404,361 @@ EXAMPLE_CO_UK = (
         pages=(_leaf("/About", "About Example UK", L(U("www.example.com"), "Example global")),),
     ),
 )
+
+EXAMPLE_ORG = (
+    Host(
+        "docs.example.org",
+        "example.org",
+        Robots(
+            "User-agent: linkgraph\nDisallow: /internal/\n\nUser-agent: *\nDisallow: /\n",
+            # robots.txt redirects twice (absolute, then relative Location): followed
+            hops=(
+                ("/robots.txt", 301, "http://docs.example.org:{port}/robots/v1.txt"),
+                ("/robots/v1.txt", 302, "/robots/current.txt"),
+            ),
+            path="/robots/current.txt",
+            rules=(("disallow", "/internal/"),),
+        ),
+        pages=(
+            _leaf(
+                "/",
+                "Docs",
+                L(U("docs.example.org", "/guide/"), "Guide", href="/guide/"),
+                L(U("docs.example.org", "/internal/roadmap"), "Roadmap", href="internal/roadmap"),
+                L(U("wiki.example.org", "/wiki/Main_Page"), "Wiki"),
+                L(U("www.example.com"), "Example"),
+            ),
+            _leaf(
+                "/guide/",
+                "Guide",
+                L(U("docs.example.org", "/guide/start"), "Getting started", href="start"),
+                L(U("docs.example.org"), "Docs home", href="../"),
+                L(U("docs.example.org", "/guide/?page=2"), "Page 2", href="?page=2"),
+            ),
+            _leaf("/guide/start", "Getting started", L(U("bob.github.io"), "Bob")),
+            _leaf("/guide/?page=2", "Guide p2", L(U("alice.github.io", "/posts/plain"), "plain")),
+            _leaf("/internal/roadmap", "Roadmap", L(U(TRAP, "/roadmap"), "x")),
+        ),
+    ),
+    Host(
+        "wiki.example.org",
+        "example.org",
+        ALLOW_ALL,
+        pages=(
+            Page(
+                "/wiki/Main_Page",
+                "Main Page",
+                # relative links resolve against the FIRST <base>; the second is ignored
+                head='<base href="/wiki/articles/"><base href="http://trap.example.com:{port}/base/">',
+                links=(
+                    L(U("wiki.example.org", "/wiki/articles/Linking"), "Linking", href="Linking"),
+                    L(U("wiki.example.org", "/wiki/Help"), "Help", href="../Help"),
+                    L(
+                        U("cdn.example.org", "/download/dump.json"),
+                        "Dump",
+                        href="//cdn.example.org:{port}/download/dump.json",
+                    ),
+                    # a fragment does not make a different URL: one pair, two anchors
+                    L(
+                        U("shop.example.co.uk", "/products/widget"),
+                        "Widget reviews",
+                        href="http://shop.example.co.uk:{port}/products/widget#reviews",
+                    ),
+                    L(U("shop.example.co.uk", "/products/widget"), "Widget"),
+                ),
+            ),
+            Page(
+                "/wiki/articles/Linking",
+                "Linking",
+                head='<base href="http://cdn.example.org:{port}/mirror/">',  # on another host
+                links=(L(U("cdn.example.org", "/mirror/page"), "Mirror page", href="page"),),
+            ),
+            _leaf("/wiki/Help", "Help", L(U("deals.example.biz"), "Deals", rel="nofollow")),
+        ),
+    ),
+    Host(
+        "cdn.example.org",
+        "example.org",
+        NO_ROBOTS,
+        pages=(
+            Page("/download/dump.json", content_type="application/json", body="[]\n"),
+            _leaf("/mirror/page", "Mirror", L(U("xn--bcher-kva.de"), "Buchladen")),
+        ),
+    ),
+    Host(
+        "secret.example.org",
+        "example.org",
+        ALLOW_ALL,
+        note="only linked from nofollow pages: never requested",
+        pages=(_leaf("/", "Secret"), _leaf("/xrobots", "Secret too")),
+    ),
+)
+
+ELSEWHERE = (
+    Host("gone.example.net", "example.net", NO_ROBOTS, note="no pages: every URL is 404"),
+    Host(
+        "mirror.example.net",
+        "example.net",
+        # robots.txt answers 500: the whole host is disallowed
+        Robots("Internal Server Error\n", status=500, rules=(("disallow", "/"),)),
+        pages=(_leaf("/", "Mirror", L(U(TRAP, "/mirror"), "x")),),
+    ),
+    Host(
+        "go.example.info",
+        "example.info",
+        ALLOW_ALL,
+        note="redirects: every hop is a page whose one link is its Location",
+        pages=(
+            # a 301 chain: absolute Location, then a relative one
+            Page(
+                "/old",
+                status=301,
+                location=U("go.example.info", "/older"),
+                target=U("go.example.info", "/older"),
+            ),
+            Page("/older", status=301, location="/new", target=U("go.example.info", "/new")),
+            _leaf(
+                "/new",
+                "Redirect hub",
+                L(U("go.example.info", "/loop-a"), "Loop", href="/loop-a"),
+                L(U("go.example.info", "/out"), "Out", href="/out"),
+                L(U("go.example.info", "/temp"), "Temp", href="/temp"),
+            ),
+            # a loop A -> B -> A: each URL is crawled once
+            Page("/loop-a", status=302, location="/loop-b", target=U("go.example.info", "/loop-b")),
+            Page("/loop-b", status=302, location="loop-a", target=U("go.example.info", "/loop-a")),
+            # cross-domain: a backlink with an empty anchor; the uppercase host is lowercased
+            Page(
+                "/out",
+                status=302,
+                location="http://WWW.NORTHWIND.CO.UK:{port}/landing",
+                target=U("www.northwind.co.uk", "/landing"),
+            ),
+            Page(
+                "/temp",
+                status=307,
+                location=U("alice.github.io", "/posts/redirected"),
+                target=U("alice.github.io", "/posts/redirected"),
+            ),
+        ),
+    ),
+    Host(
+        "www.northwind.co.uk",
+        "northwind.co.uk",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Northwind Traders",
+                L(U("www.northwind.co.uk", "/wholesale"), "Wholesale", href="/wholesale"),
+                L(U("store.northwind.co.uk"), "Store"),
+            ),
+            _leaf("/wholesale", "Wholesale", L(U("www.example.com"), "Example")),
+            _leaf("/landing", "Landing", L(U("www.example.com"), "Example")),
+        ),
+    ),
+    Host(
+        "store.northwind.co.uk",
+        "northwind.co.uk",
+        ALLOW_ALL,
+        pages=(_leaf("/", "Store", L(U("shop.example.co.uk"), "Example shop", rel="sponsored")),),
+    ),
+    Host(
+        "deals.example.biz",
+        "example.biz",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Deals",
+                L(U("www.example.com"), "Best deals", rel="sponsored"),
+                L(U("shop.example.co.uk"), "Shop deals", rel="sponsored"),
+            ),
+        ),
+    ),
+    # IDN: bücher.de; its registered domain is the punycode form
+    Host(
+        "xn--bcher-kva.de",
+        "xn--bcher-kva.de",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Bücher",
+                L(U("xn--bcher-kva.de", "/katalog?seite=2"), "Katalog", href="/katalog?seite=2"),
+                L(U("www.xn--bcher-kva.de"), "www", href="http://www.bücher.de:{port}/"),
+                L(U("alice.github.io"), "Alice"),
+            ),
+            _leaf("/katalog?seite=2", "Katalog"),
+        ),
+    ),
+    Host(
+        "www.xn--bcher-kva.de",
+        "xn--bcher-kva.de",
+        ALLOW_ALL,
+        pages=(_leaf("/", "Bücher www", L(U("news.example.com"), "Nachrichten")),),
+    ),
+)
+
+# Private suffixes: each github.io / blogspot.com user is a registered domain of its own.
+PERSONAL = (
+    Host(
+        "alice.github.io",
+        "alice.github.io",
+        NO_ROBOTS,
+        note="reached from many domains and by many paths",
+        pages=(
+            _leaf(
+                "/",
+                "Alice",
+                L(U("alice.github.io", "/about"), "About Alice", href="about"),
+                L(U("bob.github.io"), "Bob's site"),
+                L(U("www.example.com"), "Example"),
+            ),
+            _leaf("/about", "About Alice", L(U("cs.example.edu"), "My university")),
+            *(
+                _leaf(f"/posts/{p}", p, L(U("alice.github.io"), "Home", href="/"))
+                for p in ("nofollow", "ugc", "sponsored", "mixed", "plain", "external")
+            ),
+            _leaf("/posts/redirected", "Redirected here"),
+        ),
+    ),
+    Host(
+        "bob.github.io",
+        "bob.github.io",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Bob",
+                L(U("alice.github.io"), "Alice"),
+                # mixed-case Unicode host
+                L(
+                    U("xn--bcher-kva.de", "/katalog?seite=2"),
+                    "Bücher catalogue",
+                    href="http://Bücher.DE:{port}/katalog?seite=2",
+                ),
+            ),
+            _leaf("/projects", "Projects", L(U("gone.example.net", "/project"), "Old project")),
+            _leaf("/map", "Map"),
+            _leaf("/googlebot", "Googlebot"),
+        ),
+    ),
+    Host(
+        "carol.github.io",
+        "carol.github.io",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Carol",
+                L(U("alice.github.io"), "Alice"),
+                L(U("bob.github.io"), "Bob"),
+                L(U("dave.blogspot.com"), "Dave"),
+            ),
+            _leaf("/via-none", "Only via a robots=none page"),
+        ),
+    ),
+    Host(
+        "dave.blogspot.com",
+        "dave.blogspot.com",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Dave",
+                L(U("shop.example.com.au"), "Aussie shop", rel="sponsored"),
+                L(U("carol.github.io"), "Carol"),
+            ),
+        ),
+    ),
+)
+
+# Other multi-label public suffixes: .ac.uk, .gov.uk, .com.au, .co.jp, plus .edu.
+INSTITUTIONS = (
+    Host(
+        "cs.example.edu",
+        "example.edu",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Computer Science",
+                L(U("cs.example.edu", "/people"), "People", href="/people"),
+                L(U("lib.example.edu"), "Library"),
+                L(U("research.cs.example.ac.uk"), "UK partner"),
+                L(U("alice.github.io"), "Alice (alumna)"),
+                L(U("carol.github.io"), "Carol"),
+            ),
+            _leaf(
+                "/people",
+                "People",
+                L(U("bob.github.io"), "Bob"),
+                L(U("carol.github.io"), "Carol", rel="nofollow"),
+                L(U("dave.blogspot.com"), "Dave's blog"),
+            ),
+        ),
+    ),
+    Host(
+        "lib.example.edu",
+        "example.edu",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Library",
+                L(U("docs.example.org", "/guide/"), "Documentation guide"),
+                L(U("www.example.gov.uk"), "Gov"),
+            ),
+        ),
+    ),
+    Host(
+        "research.cs.example.ac.uk",
+        "example.ac.uk",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/",
+                "Research",
+                L(U("cs.example.edu"), "Example University CS"),
+                L(U("www.example.gov.uk", "/open-data"), "Open data"),
+            ),
+        ),
+    ),
+    Host(
+        "www.example.gov.uk",
+        "example.gov.uk",
+        ALLOW_ALL,
+        pages=(
+            _leaf(
+                "/", "Gov", L(U("www.example.gov.uk", "/open-data"), "Open data", href="open-data")
+            ),
+            _leaf("/open-data", "Open data", L(U("static.example.com", "/api/data.json"), "Data")),
+        ),
+    ),
+    Host(
+        "shop.example.com.au",
+        "example.com.au",
+        ALLOW_ALL,
+        pages=(_leaf("/", "Aussie shop", L(U("shop.example.co.uk"), "UK shop")),),
+    ),
+    Host(
+        "www.example.co.jp",
+        "example.co.jp",
+        ALLOW_ALL,
+        pages=(_leaf("/", "Japan", L(U("m.example.com"), "Mobile")),),
+    ),
+)
+
+HOSTS = (*EXAMPLE_COM, *EXAMPLE_CO_UK, *EXAMPLE_ORG, *ELSEWHERE, *PERSONAL, *INSTITUTIONS)
+SEEDS = (U("www.example.com"),)
+
+
+class TestWeb(DeclaredWeb):
+    """The hand-made test web: a `Web` for `LocalWebServer` plus its ground truth."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+
+def build_test_web() -> TestWeb:
+    return TestWeb(HOSTS, SEEDS)

@@ -1,4 +1,4 @@
-"""A declarative model of a hand-made web, and the crawl ground truth derived from it.
+"""A declarative model of a hand-made web: hosts, robots.txt, pages and their links.
 
 Every page declares its outgoing links twice over: the markup as written (`href`, `markup`)
 and what a browser makes of it (`url`, `anchor`, `rel`). The ground truth uses only the
@@ -8,9 +8,8 @@ Declared URLs are templates with a `{port}` placeholder: `http://host:{port}/pat
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 
 from crawler.localweb.web import TemplateResource, blob, html, redirect, text
@@ -143,79 +142,3 @@ class Host:
     robots: Robots = Robots()
     pages: tuple[Page, ...] = ()
     note: str = ""  # what this host is for
-
-
-@dataclass
-class Outcome:
-    """What crawling one URL is expected to record."""
-
-    status: int  # 0: nothing fetched
-    error: str = ""  # "robots" when robots.txt refused the URL
-    links: list[tuple[Link, str]] = field(default_factory=list)  # (link, tag)
-    nofollow: bool = False  # page-level nofollow: links recorded, none followed
-
-
-def crawl(hosts: dict[str, Host], seeds: list[str]) -> dict[str, Outcome]:
-    """Breadth-first crawl of the declared graph: URL template -> expected outcome."""
-    pages = {(h.name, p.path): p for h in hosts.values() for p in h.pages}
-    outcomes: dict[str, Outcome] = {}
-    queue = deque(seeds)
-    seen = set(seeds)
-    while queue:
-        current = queue.popleft()
-        _, host_name, path = split_url(current)
-        host = hosts[host_name]
-        page = pages.get((host_name, path))
-        if not host.robots.allows(path):
-            outcome = Outcome(0, "robots")
-        elif page is None:
-            outcome = Outcome(404)
-        elif page.target is not None:
-            outcome = Outcome(page.status, links=[(Link(page.target), "redirect")])
-        elif page.status == 200 and page.content_type == "text/html" and page.body is None:
-            found = [(link, link.tag) for link in page.links if link.url is not None]
-            outcome = Outcome(200, links=found, nofollow=page.page_nofollow)
-        else:  # errors and non-HTML: fetched, but without links
-            outcome = Outcome(page.status)
-        outcomes[current] = outcome
-        if outcome.nofollow:
-            continue
-        for link, _ in outcome.links:
-            assert link.url is not None
-            if link.url not in seen:
-                assert is_local(link.url), f"{current} would send the crawler to {link.url}"
-                seen.add(link.url)
-                queue.append(link.url)
-    return outcomes
-
-
-@dataclass(frozen=True)
-class Backlink:
-    follow: bool
-    anchor: str  # smallest non-empty anchor, "" when all are empty
-    anchors: tuple[str, ...]  # sorted distinct non-empty anchors
-
-
-def backlinks(
-    outcomes: dict[str, Outcome], hosts: dict[str, Host]
-) -> dict[tuple[str, str], Backlink]:
-    """(src, dst) -> row, for links between different registered domains on fetched pages."""
-    follow: dict[tuple[str, str], bool] = {}
-    anchors: dict[tuple[str, str], set[str]] = {}
-    for src, outcome in outcomes.items():
-        src_domain = hosts[split_url(src)[1]].domain
-        for link, _ in outcome.links:
-            assert link.url is not None
-            if hosts[split_url(link.url)[1]].domain == src_domain:
-                continue
-            key = (src, link.url)
-            followed = not link.qualified and not outcome.nofollow
-            follow[key] = follow.get(key, False) or followed
-            anchors.setdefault(key, set())
-            if link.anchor:
-                anchors[key].add(link.anchor)
-    rows = {}
-    for key, followed in follow.items():
-        names = tuple(sorted(anchors[key]))
-        rows[key] = Backlink(followed, names[0] if names else "", names)
-    return rows

@@ -227,7 +227,7 @@ class BenchWeb:
     def render(self, i: int, n: int, port: int) -> bytes:
         rng = random.Random((self.seed * 1_000_003 + i) * 1_000_003 + n)
         names, pages, blocks = self._names, self.pages_per_host, self._blocks
-        size = rng.randint(20_000, 60_000)
+        size = rng.randint(20_000, 58_500)  # overshoots by at most a block and a link
         title = f"{names[i]} page {n}"
         out = [f"<!DOCTYPE html><html><head><title>{title}</title></head><body><h1>{title}</h1>"]
         # Chain links (next page, next host) make every page reachable from any seed.

@@ -154,9 +154,7 @@ class _Connection(asyncio.Protocol):
         self._respond(resource, body, keep_alive, entry)
         return True
 
-    def _delayed(
-        self, resource: Resource, body: bytes, keep_alive: bool, entry: tuple
-    ) -> None:
+    def _delayed(self, resource: Resource, body: bytes, keep_alive: bool, entry: tuple) -> None:
         self.pending = None
         self.busy = False
         if self.transport is None:

@@ -27,7 +27,12 @@ logger = logging.getLogger(__name__)
 
 
 class RobotsDisallowed(IgnoreRequest):
-    """robots.txt does not allow our product token to fetch this URL."""
+    """robots.txt does not allow our product token to fetch this URL; `reason` says why, e.g.
+    "robots" (a rule), "robots: HTTP 503" or "refused: non-public address" (no robots.txt)."""
+
+    def __init__(self, message: str, reason: str = "robots") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RobotsMiddleware:
@@ -51,7 +56,7 @@ class RobotsMiddleware:
         self.max_bytes = max_bytes
         self.delay = delay
         self.max_delay = max_delay
-        self._local: dict[str, tuple[float, RobotsPolicy]] = {}
+        self._local: dict[str, tuple[float, RobotsPolicy, str]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RobotsMiddleware:
@@ -70,39 +75,43 @@ class RobotsMiddleware:
     async def process_request(self, request: Request) -> None:
         if "lg_entry" not in request.meta:
             return  # robots.txt itself, or a request linkgraph did not schedule
-        policy = await self.policy_for(origin_of(request.url), host_of(request.url))
+        policy, failure = await self.policy_for(origin_of(request.url), host_of(request.url))
         if not policy.allowed(request.url, self.token):
-            raise RobotsDisallowed(f"robots.txt disallows {request.url}")
+            raise RobotsDisallowed(f"robots.txt disallows {request.url}", failure or "robots")
 
-    async def policy_for(self, origin: str, host: str) -> RobotsPolicy:
+    async def policy_for(self, origin: str, host: str) -> tuple[RobotsPolicy, str]:
+        """The origin's policy and, when robots.txt could not be had, why ("" when it could)."""
         now = time.time()
         cached = self._local.get(origin)
         if cached and cached[0] > now:
-            return cached[1]
+            return cached[1], cached[2]
         raw = self.frontier.client.hget(self.frontier.keys.robots, origin)
         if raw:
-            stamp, _, blob = raw.partition(b"\n")
+            head, _, blob = raw.partition(b"\n")
+            stamp, _, failure = head.decode().partition(" ")
             if float(stamp) + self.ttl > now:
                 policy = RobotsPolicy.from_bytes(blob)
-                self._local[origin] = (float(stamp) + self.ttl, policy)
-                return policy
-        policy = await self._fetch(origin)
+                self._local[origin] = (float(stamp) + self.ttl, policy, failure)
+                return policy, failure
+        policy, failure = await self._fetch(origin)
         fetched = time.time()
         self.frontier.client.hset(
-            self.frontier.keys.robots, origin, f"{fetched}\n".encode() + policy.to_bytes()
+            self.frontier.keys.robots,
+            origin,
+            f"{fetched} {failure}\n".encode() + policy.to_bytes(),
         )
-        self._local[origin] = (fetched + self.ttl, policy)
+        self._local[origin] = (fetched + self.ttl, policy, failure)
         delay = self.host_delay(policy)
         self.frontier.set_host_delay(host, delay)
         # robots.txt was this host's request for this turn: space the page fetch after it too.
         await asyncio.sleep(delay)
-        return policy
+        return policy, failure
 
     def host_delay(self, policy: RobotsPolicy) -> float:
         crawl_delay = policy.crawl_delay(self.token) or 0.0
         return min(max(self.delay, crawl_delay), max(self.max_delay, self.delay))
 
-    async def _fetch(self, origin: str) -> RobotsPolicy:
+    async def _fetch(self, origin: str) -> tuple[RobotsPolicy, str]:
         request = Request(
             f"{origin}/robots.txt",
             meta={"redirect_ttl": self.max_redirects},
@@ -113,8 +122,16 @@ class RobotsMiddleware:
             response = await self.crawler.engine.download_async(request)
         except IgnoreRequest as exc:  # more than max_redirects hops: RFC 9309 says unavailable
             logger.info("robots.txt for %s not reached (%s): all allowed", origin, exc)
-            return RobotsPolicy.from_fetch(404, b"")
+            return RobotsPolicy.from_fetch(404, b""), ""
         except Exception as exc:
+            from twisted.python.failure import Failure
+
+            from crawler.spiders.links import describe_failure
+
             logger.info("robots.txt for %s failed (%s): all disallowed", origin, exc)
-            return RobotsPolicy.from_fetch(0, b"")
-        return RobotsPolicy.from_fetch(response.status, response.body[: self.max_bytes])
+            reason = describe_failure(Failure(exc), origin)
+            return RobotsPolicy.from_fetch(0, b""), reason if reason.startswith("refused") else (
+                f"robots: {reason}"
+            )
+        failure = f"robots: HTTP {response.status}" if response.status >= 500 else ""
+        return RobotsPolicy.from_fetch(response.status, response.body[: self.max_bytes]), failure

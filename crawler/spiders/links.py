@@ -11,7 +11,12 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Request, Response
 from twisted.internet.error import (
     ConnectionRefusedError,
@@ -23,8 +28,8 @@ from twisted.internet.error import (
 from crawler.frontier import Entry
 from crawler.items import PageItem
 from crawler.middlewares.robots import RobotsDisallowed
-from crawler.resolver import RefusedAddress
-from crawler.urls import resolve
+from crawler.resolver import GuardedResolver, RefusedAddress
+from crawler.urls import host_of, resolve
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -99,22 +104,22 @@ class LinkSpider(scrapy.Spider):
             url=entry.url,
             depth=entry.depth,
             fetched_at=time.time(),
-            error=describe_failure(failure),
+            error=describe_failure(failure, entry.url),
         )
 
 
-def describe_failure(failure: Failure) -> str:
+def describe_failure(failure: Failure, url: str = "") -> str:
     """A short, stable reason for a fetch that produced no response."""
     exc = failure.value
     if isinstance(exc, RobotsDisallowed):
-        return "robots"
-    if isinstance(exc, RefusedAddress):
-        return "refused: non-public address"
-    if isinstance(exc, DNSLookupError):
+        return exc.reason
+    if isinstance(exc, (RefusedAddress, CannotResolveHostError, DNSLookupError)):
+        if isinstance(exc, RefusedAddress) or (url and host_of(url) in GuardedResolver.refused):
+            return "refused: non-public address"
         return "dns"
-    if isinstance(exc, (TimeoutError, TCPTimedOutError)):
+    if isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
         return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, (DownloadConnectionRefusedError, ConnectionRefusedError)):
         return "connection refused"
     if isinstance(exc, IgnoreRequest):
         return f"ignored: {exc}"[:200]

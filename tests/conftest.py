@@ -1,0 +1,62 @@
+"""Fixtures: a real Valkey server, the test web on 127.0.0.1, and crawls through the real CLI.
+
+A crawl runs as a `linkgraph crawl` subprocess (Twisted's reactor cannot restart inside one
+process); its index is then read here with chDB, which the finished crawl no longer holds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from crawler.frontier.embedded import EmbeddedRedis
+from crawler.storage import StorageTarget, close_embedded, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+LINKGRAPH = [sys.executable, "-m", "crawler.cli.main"]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Valkey server on loopback for the whole session (the bundled binary)."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def run_linkgraph(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real `linkgraph` command line; returns its completed process."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run(
+        [*LINKGRAPH, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"linkgraph {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of a query against the chDB index in `data_dir` (opened, read, released)."""
+    client = connect(StorageTarget("", data_dir))
+    try:
+        return [tuple(row) for row in client.query(sql).result_rows]
+    finally:
+        close_embedded()

@@ -1,0 +1,102 @@
+"""The Redis frontier, against a real Valkey server: dedupe, per-host turns, delays, leases."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+from crawler.frontier import Entry, Frontier, fingerprint
+
+
+def urls(frontier: Frontier, count: int = 8) -> list[str]:
+    return [e.url for e in frontier.pop(count).entries]
+
+
+def test_add_dedupes_within_and_across_batches(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j1", delay=0)
+    assert f.add([("http://a.com/", 0), ("http://a.com/", 0), ("http://a.com/x", 1)]) == 2
+    assert f.add([("http://a.com/x", 1), ("http://b.com/", 1)]) == 1
+    assert f.queued() == 3
+    assert f.is_seen("http://a.com/x") and not f.is_seen("http://c.com/")
+    assert f.stats()["seen"] == 3
+
+
+def test_one_request_per_host_until_released(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j2", delay=0)
+    f.add([("http://a.com/1", 0), ("http://a.com/2", 0), ("http://b.com/1", 0)])
+    first = urls(f)
+    assert sorted(first) == ["http://a.com/1", "http://b.com/1"]  # one per host, FIFO per host
+    assert urls(f) == []  # both hosts have a request in flight
+    f.release("a.com")
+    assert urls(f) == ["http://a.com/2"]
+
+
+def test_delay_runs_from_release_and_next_due_is_reported(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j3", delay=0.4)
+    f.add([("http://a.com/1", 0), ("http://a.com/2", 0)])
+    assert urls(f) == ["http://a.com/1"]
+    released = time.time()
+    f.release("a.com")
+    popped = f.pop()
+    assert popped.entries == []
+    assert popped.next_due is not None and abs(popped.next_due - (released + 0.4)) < 0.05
+    time.sleep(0.45)
+    assert urls(f) == ["http://a.com/2"]
+
+
+def test_host_delay_overrides_default_and_survives_an_empty_queue(
+    redis_client: redis.Redis,
+) -> None:
+    f = Frontier(redis_client, "j4", delay=0)
+    f.set_host_delay("slow.com", 0.5)
+    f.add([("http://slow.com/1", 0)])
+    assert urls(f) == ["http://slow.com/1"]
+    f.release("slow.com")  # the queue is empty now: the host leaves `due` but keeps its time
+    f.add([("http://slow.com/2", 1)])
+    assert urls(f) == []
+    time.sleep(0.55)
+    assert urls(f) == ["http://slow.com/2"]
+
+
+def test_max_pages_stops_popping_and_has_work_says_so(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j5", delay=0, max_pages=2)
+    f.add([(f"http://h{i}.com/", 0) for i in range(5)])
+    assert len(urls(f)) == 2
+    assert urls(f) == []
+    assert f.queued() == 3 and not f.has_work()
+
+
+def test_max_pages_per_host_caps_what_is_queued(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j6", delay=0, max_pages_per_host=2)
+    assert f.add([(f"http://a.com/{i}", 0) for i in range(5)] + [("http://b.com/", 0)]) == 3
+    # URLs over the cap are not marked seen: a later run with a higher cap can still queue them
+    assert not f.is_seen("http://a.com/4")
+
+
+def test_leases_end_on_ack_and_return_to_the_head_of_their_queue(
+    redis_client: redis.Redis,
+) -> None:
+    f = Frontier(redis_client, "j7", delay=0)
+    f.add([("http://a.com/1", 0), ("http://a.com/2", 0), ("http://b.com/1", 0)])
+    popped = f.pop(8).entries
+    assert f.stats()["leased"] == 2
+    f.ack([fingerprint("http://b.com/1")])
+    assert f.stats()["leased"] == 1 and f.stats()["recorded"] == 1
+    # the worker holding a.com/1 died: its lease goes back in front of a.com/2
+    assert f.return_leases() == 1
+    assert f.stats()["leased"] == 0
+    assert urls(f) == ["http://a.com/1"]
+    assert {e.url for e in popped} == {"http://a.com/1", "http://b.com/1"}
+
+
+def test_entries_are_json_and_keys_carry_the_job_hash_tag(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "job-x", delay=0)
+    f.add([("http://a.com/p?q=1", 3)])
+    raw = redis_client.lindex(f.keys.queue("a.com"), 0)
+    assert raw is not None
+    entry = Entry.loads(raw)
+    assert entry == Entry(fingerprint("http://a.com/p?q=1"), 3, "http://a.com/p?q=1")
+    assert raw.startswith(b'["') and len(bytes.fromhex(entry.fp)) == 8
+    names = [k.decode() for k in redis_client.scan_iter("lg:*")]
+    assert names and all(n.startswith("lg:{job-x}:") or n == "lg:jobs" for n in names)

@@ -1,0 +1,207 @@
+"""The crawl ground truth of a declared web (tests/webmodel.py), computed from declarations only.
+
+A breadth-first crawl over the declared links, honouring the declared robots rules,
+redirects and page-level nofollow, gives the pages a crawler fetches; the views follow from
+the links found on them. Nothing here parses HTML or URLs the way the crawler does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from crawler.localweb.web import StaticWeb, TemplateResource
+from tests.webmodel import Host, Link, is_local, split_url
+
+
+@dataclass
+class Outcome:
+    """What crawling one URL is expected to record."""
+
+    status: int  # 0: nothing fetched
+    error: str = ""  # "robots" when robots.txt refused the URL
+    links: list[tuple[Link, str]] = field(default_factory=list)  # (link, tag)
+    nofollow: bool = False  # page-level nofollow: links recorded, none followed
+
+
+def crawl(hosts: dict[str, Host], seeds: list[str]) -> dict[str, Outcome]:
+    """Breadth-first crawl of the declared graph: URL template -> expected outcome."""
+    pages = {(h.name, p.path): p for h in hosts.values() for p in h.pages}
+    outcomes: dict[str, Outcome] = {}
+    queue = deque(seeds)
+    seen = set(seeds)
+    while queue:
+        current = queue.popleft()
+        _, host_name, path = split_url(current)
+        host = hosts[host_name]
+        page = pages.get((host_name, path))
+        if not host.robots.allows(path):
+            outcome = Outcome(0, "robots")
+        elif page is None:
+            outcome = Outcome(404)
+        elif page.target is not None:
+            outcome = Outcome(page.status, links=[(Link(page.target), "redirect")])
+        elif page.status == 200 and page.content_type == "text/html" and page.body is None:
+            found = [(link, link.tag) for link in page.links if link.url is not None]
+            outcome = Outcome(200, links=found, nofollow=page.page_nofollow)
+        else:  # errors and non-HTML: fetched, but without links
+            outcome = Outcome(page.status)
+        outcomes[current] = outcome
+        if outcome.nofollow:
+            continue
+        for link, _ in outcome.links:
+            assert link.url is not None
+            if link.url not in seen:
+                assert is_local(link.url), f"{current} would send the crawler to {link.url}"
+                seen.add(link.url)
+                queue.append(link.url)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Backlink:
+    follow: bool
+    anchor: str  # smallest non-empty anchor, "" when all are empty
+    anchors: tuple[str, ...]  # sorted distinct non-empty anchors
+
+
+def backlinks(
+    outcomes: dict[str, Outcome], hosts: dict[str, Host]
+) -> dict[tuple[str, str], Backlink]:
+    """(src, dst) -> row, for links between different registered domains on fetched pages."""
+    follow: dict[tuple[str, str], bool] = {}
+    anchors: dict[tuple[str, str], set[str]] = {}
+    for src, outcome in outcomes.items():
+        src_domain = hosts[split_url(src)[1]].domain
+        for link, _ in outcome.links:
+            assert link.url is not None
+            if hosts[split_url(link.url)[1]].domain == src_domain:
+                continue
+            key = (src, link.url)
+            followed = not link.qualified and not outcome.nofollow
+            follow[key] = follow.get(key, False) or followed
+            anchors.setdefault(key, set())
+            if link.anchor:
+                anchors[key].add(link.anchor)
+    rows = {}
+    for key, followed in follow.items():
+        names = tuple(sorted(anchors[key]))
+        rows[key] = Backlink(followed, names[0] if names else "", names)
+    return rows
+
+
+def _at(template: str, port: int) -> str:
+    return template.replace("{port}", str(port))
+
+
+class DeclaredWeb(StaticWeb):
+    """Serves declared hosts and answers what crawling them from `seeds` must record."""
+
+    def __init__(self, hosts: Iterable[Host], seeds: Sequence[str]) -> None:
+        self.declared = {h.name: h for h in hosts}
+        resources: dict[tuple[str, str], TemplateResource] = {}
+        for host in self.declared.values():
+            for path, resource in host.robots.resources():
+                resources[(host.name, path)] = resource
+            for page in host.pages:
+                assert (host.name, page.path) not in resources, (host.name, page.path)
+                resources[(host.name, page.path)] = page.resource()
+        super().__init__(resources, extra_hosts=self.declared)
+        self._seeds = list(seeds)
+        self.outcomes = crawl(self.declared, self._seeds)
+        self.rows = backlinks(self.outcomes, self.declared)
+
+    def seeds(self, port: int) -> list[str]:
+        return [_at(u, port) for u in self._seeds]
+
+    def domains(self) -> dict[str, str]:
+        """host -> registered domain, as declared."""
+        return {name: host.domain for name, host in self.declared.items()}
+
+    # -- pages ----------------------------------------------------------------------------
+    def expected_pages(self, port: int) -> dict[str, int]:
+        """Every URL the crawl records -> HTTP status (0: not fetched, see expected_errors)."""
+        return {_at(u, port): o.status for u, o in self.outcomes.items()}
+
+    def expected_errors(self, port: int) -> dict[str, str]:
+        return {_at(u, port): o.error for u, o in self.outcomes.items() if o.error}
+
+    def expected_nofollow_pages(self, port: int) -> set[str]:
+        return {_at(u, port) for u, o in self.outcomes.items() if o.nofollow}
+
+    def expected_links(self, port: int) -> list[tuple[str, str, str, frozenset[str], str]]:
+        """Every link occurrence on fetched pages: (src, dst, anchor, rel tokens, tag)."""
+        return [
+            (_at(src, port), _at(link.url or "", port), link.anchor, link.rels, tag)
+            for src, o in self.outcomes.items()
+            for link, tag in o.links
+        ]
+
+    # -- requests the server sees ---------------------------------------------------------
+    def expected_requests(self) -> set[tuple[str, str]]:
+        """(host, path) of every page fetch; robots.txt fetches are in robots_paths()."""
+        return {split_url(u)[1:] for u, o in self.outcomes.items() if o.status}
+
+    def robots_paths(self) -> set[tuple[str, str]]:
+        """robots.txt and the targets of its redirects, on every host a page is fetched from."""
+        fetched_hosts = {host for host, _ in self.expected_requests()}
+        refused_hosts = {split_url(u)[1] for u, o in self.outcomes.items() if o.error}
+        paths = set()
+        for name in fetched_hosts | refused_hosts:
+            robots = self.declared[name].robots
+            paths.add((name, "/robots.txt"))
+            paths.update((name, hop[0]) for hop in robots.hops)
+            if robots.body is not None:
+                paths.add((name, robots.path))
+        return paths
+
+    def disallowed_paths(self) -> set[tuple[str, str]]:
+        """(host, path) never to be requested: robots-refused URLs and every declared page
+        the crawl cannot reach (links in comments, on error or nofollow pages...)."""
+        refused = {split_url(u)[1:] for u, o in self.outcomes.items() if o.error == "robots"}
+        declared = {(h.name, p.path) for h in self.declared.values() for p in h.pages}
+        return refused | (declared - self.expected_requests())
+
+    def crawl_delays(self) -> dict[str, float]:
+        return {
+            name: host.robots.crawl_delay
+            for name, host in self.declared.items()
+            if host.robots.crawl_delay is not None
+        }
+
+    # -- the views ------------------------------------------------------------------------
+    def expected_backlink_rows(self, port: int) -> dict[tuple[str, str], Backlink]:
+        return {(_at(s, port), _at(d, port)): row for (s, d), row in self.rows.items()}
+
+    def expected_backlinks(self, port: int) -> set[tuple[str, str, bool, str]]:
+        """(src_url, dst_url, follow, anchor) per backlinks row."""
+        return {
+            (s, d, r.follow, r.anchor) for (s, d), r in self.expected_backlink_rows(port).items()
+        }
+
+    def _domain(self, template: str) -> str:
+        return self.declared[split_url(template)[1]].domain
+
+    def expected_domain_inbound(self) -> dict[str, tuple[int, int, int, int]]:
+        """dst_domain -> (referring_domains, backlinks, follow_backlinks, nofollow_backlinks)."""
+        referring: dict[str, set[str]] = {}
+        counts: dict[str, list[int]] = {}
+        for (src, dst), row in self.rows.items():
+            domain = self._domain(dst)
+            referring.setdefault(domain, set()).add(self._domain(src))
+            c = counts.setdefault(domain, [0, 0])
+            c[0] += 1
+            c[1] += row.follow
+        return {d: (len(referring[d]), n, f, n - f) for d, (n, f) in counts.items()}
+
+    def expected_anchors(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(dst_domain, anchor) -> (backlinks, referring_domains); empty anchors excluded."""
+        rows: dict[tuple[str, str], int] = {}
+        referring: dict[tuple[str, str], set[str]] = {}
+        for (src, dst), row in self.rows.items():
+            for anchor in row.anchors:
+                key = (self._domain(dst), anchor)
+                rows[key] = rows.get(key, 0) + 1
+                referring.setdefault(key, set()).add(self._domain(src))
+        return {k: (n, len(referring[k])) for k, n in rows.items()}
