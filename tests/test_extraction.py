@@ -165,7 +165,10 @@ def test_canonical_absent_or_not_http() -> None:
         ('<meta name="robots" content="none">', (True, True)),
         ('<meta name="LinkGraph" content="noindex,nofollow">', (True, True)),
         ('<meta name="googlebot" content="noindex, nofollow">', (False, False)),
-        ('<meta name="robots" content="max-snippet:-1"><meta name="robots" content="nofollow">', (False, True)),
+        (
+            '<meta name="robots" content="max-snippet:-1"><meta name="robots" content="nofollow">',
+            (False, True),
+        ),
     ],
 )
 def test_meta_robots(meta: str, expected: tuple[bool, bool]) -> None:
@@ -256,12 +259,12 @@ def test_redirect_link() -> None:
 
 def test_typical_page_yields_every_link() -> None:
     rnd = random.Random(3)
-    words = "alpha beta gamma delta epsilon zeta eta theta".split()
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
     parts = ["<!DOCTYPE html><html><head><title>Typical</title></head><body>"]
     for i in range(100):
         text = " ".join(rnd.choices(words, k=4))
         parts.append(f'<p>{text} <a href="/post/{i}?ref=home" class="l">{text}</a></p>')
-    parts.append("<p>" + " ".join(rnd.choices(words, k=5000)) + "</p></body></html>")
+    parts.append("<p>" + " ".join(rnd.choices(words, k=5500)) + "</p></body></html>")
     body = "".join(parts).encode()
     assert len(body) > 40_000
     found = links(body)

@@ -100,3 +100,22 @@ def test_entries_are_json_and_keys_carry_the_job_hash_tag(redis_client: redis.Re
     assert raw.startswith(b'["') and len(bytes.fromhex(entry.fp)) == 8
     names = [k.decode() for k in redis_client.scan_iter("lg:*")]
     assert names and all(n.startswith("lg:{job-x}:") or n == "lg:jobs" for n in names)
+
+
+def test_reaper_returns_only_leases_that_ran_out(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j8", delay=0, lease_seconds=0.3)
+    f.add([("http://a.com/1", 0), ("http://b.com/1", 0)])
+    assert len(f.pop(1).entries) == 1
+    time.sleep(0.35)
+    assert len(f.pop(1).entries) == 1  # leased just now: not yet expired
+    assert f.reap() == 1
+    assert f.stats()["leased"] == 1 and f.queued() == 1
+    assert f.has_work()
+
+
+def test_heartbeats_count_other_live_workers(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "j9", delay=0)
+    assert f.heartbeat("w1") == 0
+    assert f.heartbeat("w2") == 1
+    f.leave("w1")
+    assert f.heartbeat("w2") == 0

@@ -18,8 +18,10 @@ from crawler.frontier import scripts
 from crawler.frontier.keys import JOBS_KEY, JobKeys
 from crawler.urls import host_of
 
-# A popped request that is not released within this time is considered lost with its worker.
+# A popped request that is not recorded within this time is considered lost with its worker.
 DEFAULT_LEASE_SECONDS = 300.0
+# A worker that has not sent a heartbeat for this long is considered gone.
+WORKER_TIMEOUT = 30.0
 
 
 def fingerprint(url: str) -> str:
@@ -110,6 +112,7 @@ class Frontier:
         if fps:
             pipe = self.client.pipeline(transaction=False)
             pipe.hdel(self.keys.leases, *fps)
+            pipe.zrem(self.keys.lease_times, *fps)
             pipe.hincrby(self.keys.stats, "recorded", len(fps))
             pipe.execute()
 
@@ -122,6 +125,28 @@ class Frontier:
             argv += (entry.fp, host_of(entry.url))
         return int(self._return(args=argv)) if len(argv) > 2 else 0
 
+    def reap(self) -> int:
+        """Return the leases older than the lease time: their worker is gone or stuck."""
+        expired = self.client.zrangebyscore(
+            self.keys.lease_times, "-inf", time.time() - self.lease_seconds
+        )
+        if not expired:
+            return 0
+        raws = self.client.hmget(self.keys.leases, expired)
+        return self.return_leases([Entry.loads(raw) for raw in raws if raw])
+
+    def heartbeat(self, worker: str) -> int:
+        """Record that `worker` is alive; returns how many other workers were seen lately."""
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(self.keys.workers, {worker: now})
+        pipe.zremrangebyscore(self.keys.workers, "-inf", now - WORKER_TIMEOUT)
+        pipe.zcard(self.keys.workers)
+        return int(pipe.execute()[-1]) - 1
+
+    def leave(self, worker: str) -> None:
+        self.client.zrem(self.keys.workers, worker)
+
     def set_host_delay(self, host: str, seconds: float) -> None:
         self.client.hset(self.keys.delay, host, seconds)
 
@@ -133,12 +158,16 @@ class Frontier:
         return int(self.client.hget(self.keys.stats, "queued") or 0)
 
     def has_work(self) -> bool:
-        """Something is queued and the page budget is not spent."""
+        """Something is queued or still in flight somewhere (its page may add links), and the
+        page budget is not spent."""
         pipe = self.client.pipeline(transaction=False)
         pipe.hget(self.keys.stats, "queued")
         pipe.hget(self.keys.stats, "popped")
-        queued, popped = (int(v or 0) for v in pipe.execute())
-        return queued > 0 and not (self.max_pages and popped >= self.max_pages)
+        pipe.hlen(self.keys.leases)
+        queued, popped, leased = (int(v or 0) for v in pipe.execute())
+        if self.max_pages and popped >= self.max_pages:
+            return False
+        return queued > 0 or leased > 0
 
     def stats(self) -> dict[str, int]:
         pipe = self.client.pipeline(transaction=False)

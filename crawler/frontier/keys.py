@@ -51,6 +51,16 @@ class JobKeys:
         return self._key("leases")
 
     @property
+    def lease_times(self) -> str:
+        """Sorted set: url fingerprint -> unix time it was leased (what the reaper scans)."""
+        return self._key("lease_times")
+
+    @property
+    def workers(self) -> str:
+        """Sorted set: worker id -> last heartbeat (unix time)."""
+        return self._key("workers")
+
+    @property
     def host_count(self) -> str:
         """Hash: host -> URLs enqueued for it (for --max-pages-per-host)."""
         return self._key("host_count")

@@ -8,10 +8,14 @@ next one is due, so we wake the engine then instead of idling until the heartbea
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from scrapy_redis.scheduler import Scheduler
+from twisted.internet import task
 
 from crawler.frontier import frontier_for
 from crawler.frontier.dupefilter import FingerprintDupeFilter
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 # Never sleep longer than this between looks at the frontier: another worker (or this one's
 # pipeline) may queue a host that is due sooner.
 MAX_WAKE_INTERVAL = 0.5
+# How often a worker says it is alive and returns leases that ran out (any worker's).
+HEARTBEAT_SECONDS = 5.0
 
 
 class FrontierScheduler(Scheduler):  # type: ignore[misc]
@@ -45,7 +51,9 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         self.crawler = crawler
         self.return_leases = return_leases
         self.stats = crawler.stats
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake_call: Any = None
+        self._heartbeat = task.LoopingCall(self._beat)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
@@ -58,16 +66,27 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
     def open(self, spider: Any) -> None:
         self.spider = spider
         self.queue = HostQueue(self.frontier, spider)
-        if self.return_leases:
-            # We are the job's only worker: whatever is still leased was in flight when a
-            # previous run stopped, and was never recorded.
+        others = self.frontier.heartbeat(self.worker_id)
+        if self.return_leases and others == 0:
+            # No other worker is alive: whatever is still leased was in flight when a previous
+            # run stopped, and was never recorded.
             returned = self.frontier.return_leases()
             if returned:
                 logger.info("Returned %d unfinished requests to the frontier", returned)
+        self._heartbeat.start(HEARTBEAT_SECONDS, now=False)
 
     def close(self, reason: str) -> None:
         if self._wake_call is not None and self._wake_call.active():
             self._wake_call.cancel()
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        self.frontier.leave(self.worker_id)
+
+    def _beat(self) -> None:
+        self.frontier.heartbeat(self.worker_id)
+        reaped = self.frontier.reap()
+        if reaped:
+            logger.warning("Returned %d requests whose lease ran out to the frontier", reaped)
 
     def enqueue_request(self, request: Request) -> bool:
         if self.df.request_seen(request):
@@ -79,8 +98,10 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         request = self.queue.pop()
         if request is not None:
             self.stats.inc_value("scheduler/dequeued/redis")
-        elif self.queue.next_due is not None:
-            self._wake_at(self.queue.next_due)
+        else:
+            # Nothing due: look again when the next host is due, or soon if the work left is
+            # only in flight (its page may still queue links).
+            self._wake_at(self.queue.next_due or time.time() + MAX_WAKE_INTERVAL)
         return request
 
     def has_pending_requests(self) -> bool:

@@ -63,7 +63,9 @@ while #out < want and tries < want * 4 do
   local entry = redis.call('LPOP', p .. 'q:' .. host)
   if entry then
     redis.call('ZADD', due, now + lease, host)
-    redis.call('HSET', p .. 'leases', string.sub(entry, 3, 18), entry)
+    local fp = string.sub(entry, 3, 18)
+    redis.call('HSET', p .. 'leases', fp, entry)
+    redis.call('ZADD', p .. 'lease_times', now, fp)
     popped = popped + 1
     out[#out + 1] = entry
   else
@@ -109,6 +111,7 @@ for i = 3, #ARGV, 2 do
   if entry then
     redis.call('LPUSH', p .. 'q:' .. host, entry)
     redis.call('HDEL', p .. 'leases', fp)
+    redis.call('ZREM', p .. 'lease_times', fp)
     redis.call('ZADD', p .. 'due', 'LT', now, host)
     n = n + 1
   end

@@ -34,7 +34,7 @@ class RequestLog:
     host: str  # Host header, lowercase, without port
     path: str  # request target as sent: path and query
     started: float  # time.monotonic() when the request head was read
-    finished: float  # time.monotonic() when the response was handed to the socket
+    finished: float  # time.monotonic() just before the response was handed to the socket
     status: int
     user_agent: str
 
@@ -163,10 +163,11 @@ class _Connection(asyncio.Protocol):
         self._serve()
 
     def _respond(self, resource: Resource, body: bytes, keep_alive: bool, entry: tuple) -> None:
-        length = len(resource.body)  # HEAD announces the GET length
-        self._write(resource.status, resource.headers, body, keep_alive, length)
+        # Logged before the write so a client that has its answer also finds it in the log.
         host, path, started, status, agent = entry
         self.server._record(RequestLog(host, path, started, time.monotonic(), status, agent))
+        length = len(resource.body)  # HEAD announces the GET length
+        self._write(resource.status, resource.headers, body, keep_alive, length)
 
     def _write(
         self,
