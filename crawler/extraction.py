@@ -158,8 +158,9 @@ def extract(
         text = node.text()
         anchor = _collapse(text) if text else ""
         if not anchor:
-            alts = [img.attributes.get("alt") or "" for img in node.css("img[alt]")]
-            anchor = _collapse(" ".join(alts))
+            # A Python walk beats compiling a CSS selector for these few descendants.
+            alts = [n.attributes.get("alt") for n in node.traverse() if n.tag == "img"]
+            anchor = _collapse(" ".join(alt for alt in alts if alt))
         links.append(Link(target, anchor, rel_tokens, "a"))
     return page
 

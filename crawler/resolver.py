@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
-from zope.interface import implementer
 from twisted.internet.interfaces import IResolverSimple
+from zope.interface import implementer
 
 from crawler.errors import UsageError
 
@@ -64,6 +64,7 @@ class GuardedResolver(CachingThreadedResolver):
     # Twisted reports every failed resolution as "no results", so the names refused here are
     # remembered (name -> address) for the spider to record the real reason.
     refused: dict[str, str] = {}
+
     def __init__(
         self,
         reactor: Any,
@@ -77,7 +78,7 @@ class GuardedResolver(CachingThreadedResolver):
         self.allow_private = allow_private
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:  # type: ignore[override]
+    def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:
         s = crawler.settings
         hosts_file = s.get("LINKGRAPH_HOSTS_FILE")
         return cls(

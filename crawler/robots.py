@@ -68,10 +68,14 @@ def url_path_for_robots(url: str) -> str:
     return path if path[0] == "/" else "/" + path
 
 
+def _upper(match: re.Match[str]) -> str:
+    return match.group().upper()
+
+
 def normalise_pattern(pattern: str) -> str:
     """Percent-encode non-ASCII characters (as UTF-8) and upper-case existing escapes."""
     if "%" in pattern:
-        pattern = _ESCAPE.sub(lambda m: m.group().upper(), pattern)
+        pattern = _ESCAPE.sub(_upper, pattern)
     if pattern.isascii():
         return pattern
     return "".join(c if c.isascii() else "".join(f"%{b:02X}" for b in c.encode()) for c in pattern)
@@ -174,45 +178,47 @@ def _parse(text: str) -> list[_Group]:
 class RobotsPolicy:
     """The parsed robots.txt of one origin (scheme, host, port), or its fetch outcome."""
 
-    __slots__ = ("_by_agent", "_global", "_selected", "body", "status")
+    __slots__ = (
+        "_by_agent",
+        "_global",
+        "_selected",
+        "allows_all",
+        "body",
+        "disallows_all",
+        "status",
+    )
 
     def __init__(self, status: int, body: bytes = b"") -> None:
         self.status = status
-        self.body = body
-        # agent token -> (rules by priority, crawl delays); "*" is the global group
+        parsed = 200 <= status < 300
+        # RFC 9309 2.3.1: 4xx is "unavailable" (no restriction; 3xx only arrives here after too
+        # many redirects, which counts as unavailable too); 5xx and network errors are
+        # "unreachable" (complete disallow). 429 asks us to slow down, so like Google we treat
+        # it as unreachable.
+        self.allows_all = 300 <= status < 500 and status != 429
+        self.disallows_all = not (parsed or self.allows_all)
+        self.body = body if parsed else b""
+        # agent token -> (rules, crawl delays) merged over its groups; "*" is the global group
         self._by_agent: dict[str, tuple[list[Rule], list[float]]] = {}
         self._selected: dict[str, tuple[tuple[Rule, ...], float | None]] = {}
-        if 200 <= status < 300:
+        if parsed:
             if len(body) > MAX_ROBOTS_BYTES:
                 # Drop the cut line too: "Disallow: /private" cut to "Disallow: /" would
                 # block the whole site.
-                body = body[:MAX_ROBOTS_BYTES].rsplit(b"\n", 1)[0]
-                self.body = body
-            text = body.decode("utf-8", "replace").removeprefix("\ufeff")
+                kept = body[:MAX_ROBOTS_BYTES]
+                self.body = kept[: max(kept.rfind(b"\n"), kept.rfind(b"\r")) + 1]
+            text = self.body.decode("utf-8", "replace").removeprefix("\ufeff")
             for group in _parse(text):
                 for agent in filter(None, group.agents):
                     rules, delays = self._by_agent.setdefault(agent, ([], []))
                     rules.extend(group.rules)
                     delays.extend(group.delays)
-        else:
-            self.body = b""
         self._global = self._by_agent.get("*")
 
     @classmethod
     def from_fetch(cls, status: int, body: bytes) -> RobotsPolicy:
         """The policy for a robots.txt fetch that ended with `status` (0: network error)."""
         return cls(status, body)
-
-    @property
-    def allows_all(self) -> bool:
-        """Unavailable (4xx, RFC 9309 2.3.1.3): no restriction at all. 429 is a request to
-        slow down, so like Google it counts as the server being unreachable."""
-        return 300 <= self.status < 500 and self.status != 429
-
-    @property
-    def disallows_all(self) -> bool:
-        """Unreachable (5xx, network error, anything unexpected): assume complete disallow."""
-        return not (200 <= self.status < 300 or self.allows_all)
 
     def _select(self, agent: str) -> tuple[tuple[Rule, ...], float | None]:
         chosen = self._selected.get(agent)
@@ -233,7 +239,7 @@ class RobotsPolicy:
             return True
         path = url_path_for_robots(url)
         if "%" in path:
-            path = normalise_pattern(path)
+            path = _ESCAPE.sub(_upper, path)
         if path == "/robots.txt":
             return True
         for rule in rules:  # ordered by priority: the first match is the longest one
@@ -243,9 +249,7 @@ class RobotsPolicy:
 
     def crawl_delay(self, agent: str = "linkgraph") -> float | None:
         """Crawl-delay (seconds) of the group that applies to `agent`, None when unset."""
-        if 200 <= self.status < 300:
-            return self._select(agent)[1]
-        return None
+        return self._select(agent)[1]
 
     def to_bytes(self) -> bytes:
         """Status and (truncated) body: enough to rebuild the policy in another process."""

@@ -57,7 +57,7 @@ DNS_TIMEOUT = 15
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 RETRY_ENABLED = False  # a failed fetch is recorded as such; the frontier decides about retries
-REDIRECT_ENABLED = True  # only robots.txt fetches follow redirects: a page's 3xx is a link
+REDIRECT_ENABLED = False  # a page's 3xx is a link; robots.txt redirects are followed by hand
 METAREFRESH_ENABLED = False
 HTTPERROR_ALLOW_ALL = True
 LOG_INSTALL_ROOT_HANDLER = True
@@ -71,6 +71,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
 }
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,  # the frontier tracks depth

@@ -171,4 +171,3 @@ def run_query(client: Client, sql: str, fmt: str) -> bytes:
 def first_line(text: str) -> str:
     text = text.strip().splitlines()[0] if text.strip() else text
     return re.sub(r"\s*\(version [^)]*\)", "", text)[:500]
-

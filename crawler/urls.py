@@ -47,9 +47,9 @@ def _utf8(text: str) -> bytes:
 def _http_href(url: object) -> str | None:
     """The href of a parsed Ada URL if it is http(s), without its fragment; frees `url`."""
     try:
-        if not _is_valid(url):
+        href = _get_href(url)  # empty when parsing failed
+        if href.length < 8:  # shorter than any "http://h"
             return None
-        href = _get_href(url)
         raw: bytes = _unpack(href.data, href.length)
         if not raw.startswith(_HTTP_PREFIXES):
             return None

@@ -28,13 +28,39 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PAGE_COLUMNS = [
-    "job", "url", "host", "domain", "status", "content_type", "bytes", "depth", "fetched_at",
-    "title", "canonical", "noindex", "nofollow", "error", "location", "links",
-]  # fmt: skip
+    "job",
+    "url",
+    "host",
+    "domain",
+    "status",
+    "content_type",
+    "bytes",
+    "depth",
+    "fetched_at",
+    "title",
+    "canonical",
+    "noindex",
+    "nofollow",
+    "error",
+    "location",
+    "links",
+]
 LINK_COLUMNS = [
-    "job", "src_url", "src_host", "src_domain", "dst_url", "dst_host", "dst_domain", "anchor",
-    "tag", "nofollow", "ugc", "sponsored", "page_nofollow", "fetched_at",
-]  # fmt: skip
+    "job",
+    "src_url",
+    "src_host",
+    "src_domain",
+    "dst_url",
+    "dst_host",
+    "dst_domain",
+    "anchor",
+    "tag",
+    "nofollow",
+    "ugc",
+    "sponsored",
+    "page_nofollow",
+    "fetched_at",
+]
 WRITE_ATTEMPTS = 3
 
 
@@ -99,19 +125,46 @@ class ClickHousePipeline:
         parsed = item.parsed
         links = parsed.links if parsed else []
         page_nofollow = int(bool(parsed and parsed.nofollow))
-        self._pages.append([
-            item.job, item.url, host, domain, item.status, item.content_type, len(item.body),
-            item.depth, when, parsed.title if parsed else "", parsed.canonical if parsed else "",
-            int(bool(parsed and parsed.noindex)), page_nofollow, item.error, item.location,
-            len(links),
-        ])  # fmt: skip
+        self._pages.append(
+            [
+                item.job,
+                item.url,
+                host,
+                domain,
+                item.status,
+                item.content_type,
+                len(item.body),
+                item.depth,
+                when,
+                parsed.title if parsed else "",
+                parsed.canonical if parsed else "",
+                int(bool(parsed and parsed.noindex)),
+                page_nofollow,
+                item.error,
+                item.location,
+                len(links),
+            ]
+        )
         for link in links:
             dst_host = host_of(link.url)
-            self._links.append([
-                item.job, item.url, host, domain, link.url, dst_host, registered_domain(dst_host),
-                link.anchor, link.tag, int(link.nofollow), int(link.ugc), int(link.sponsored),
-                page_nofollow, when,
-            ])  # fmt: skip
+            self._links.append(
+                [
+                    item.job,
+                    item.url,
+                    host,
+                    domain,
+                    link.url,
+                    dst_host,
+                    registered_domain(dst_host),
+                    link.anchor,
+                    link.tag,
+                    int(link.nofollow),
+                    int(link.ugc),
+                    int(link.sponsored),
+                    page_nofollow,
+                    when,
+                ]
+            )
         self._fps.append(fingerprint(item.url))
         stats = self.crawler.stats
         if stats is not None:
@@ -149,8 +202,9 @@ class ClickHousePipeline:
             logger.error(
                 "cannot write to ClickHouse at %s: %s; stopping the crawl (pages not recorded "
                 "stay leased and are fetched again when the job resumes)",
-                self.target.describe(), exc,
-            )  # fmt: skip
+                self.target.describe(),
+                exc,
+            )
             if self.crawler.engine is not None and self.crawler.engine.spider is not None:
                 self.crawler.engine.close_spider(self.crawler.engine.spider, "storage_error")
             raise StorageFailed(str(exc)) from exc

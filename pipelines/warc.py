@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 class WarcPipeline:
     def __init__(self, directory: Path, job: str) -> None:
-        self.path = directory / f"linkgraph-{job}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}.warc.gz"
+        self.path = (
+            directory / f"linkgraph-{job}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}.warc.gz"
+        )
         self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
 
@@ -46,8 +48,11 @@ class WarcPipeline:
     def process_item(self, item: PageItem) -> PageItem:
         if item.error or self._writer is None:
             return item  # nothing was received, so there is nothing to archive
-        headers = [(name.title(), value) for name, values in item.headers.items()
-                   for value in values.split("\n")]  # fmt: skip
+        headers = [
+            (name.title(), value)
+            for name, values in item.headers.items()
+            for value in values.split("\n")
+        ]
         http_headers = StatusAndHeaders(str(item.status), headers, protocol="HTTP/1.1")
         record = self._writer.create_warc_record(
             item.url,

@@ -40,7 +40,9 @@ def redis_client(redis_server: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-def run_linkgraph(*args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run_linkgraph(
+    *args: str, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Run the real `linkgraph` command line; returns its completed process."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.run(

@@ -9,8 +9,17 @@ import pytest
 
 from tests.conftest import run_linkgraph
 
-COMMANDS = ["crawl", "sql", "backlinks", "refdomains", "anchors", "top", "extract", "robots",
-            "demo"]  # fmt: skip
+COMMANDS = [
+    "crawl",
+    "sql",
+    "backlinks",
+    "refdomains",
+    "anchors",
+    "top",
+    "extract",
+    "robots",
+    "demo",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -30,8 +39,9 @@ def one_line_error(proc: object, *fragments: str) -> str:
 
 def test_malformed_seed_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    proc = run_linkgraph("crawl", "http://ok.example/", "htp:/bad", "--data-dir", str(data),
-                         check=False)  # fmt: skip
+    proc = run_linkgraph(
+        "crawl", "http://ok.example/", "htp:/bad", "--data-dir", str(data), check=False
+    )
     line = one_line_error(proc, "argument 2", "'htp:/bad'", "http(s) URL")
     assert line.startswith("linkgraph: error:")
     assert not data.exists()
@@ -40,49 +50,86 @@ def test_malformed_seed_is_refused_before_anything_is_written(tmp_path: Path) ->
 def test_malformed_line_in_seeds_file_is_named(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("# comment\nhttp://a.example/\n\nmailto:x@y.z\n")
-    proc = run_linkgraph("crawl", "--seeds-file", str(seeds), "--data-dir", str(tmp_path / "d"),
-                         check=False)  # fmt: skip
+    proc = run_linkgraph(
+        "crawl", "--seeds-file", str(seeds), "--data-dir", str(tmp_path / "d"), check=False
+    )
     one_line_error(proc, f"{seeds}:4", "mailto:x@y.z")
 
 
 @pytest.mark.parametrize("flag", ["--seeds-file", "--hosts-file"])
 def test_missing_file(tmp_path: Path, flag: str) -> None:
     missing = tmp_path / "nope.txt"
-    proc = run_linkgraph("crawl", "http://a.example/", flag, str(missing), "--data-dir",
-                         str(tmp_path / "d"), check=False)  # fmt: skip
+    proc = run_linkgraph(
+        "crawl",
+        "http://a.example/",
+        flag,
+        str(missing),
+        "--data-dir",
+        str(tmp_path / "d"),
+        check=False,
+    )
     one_line_error(proc, str(missing), "No such file")
 
 
 def test_unreachable_redis(tmp_path: Path) -> None:
-    proc = run_linkgraph("crawl", "http://a.example/", "--redis", "redis://127.0.0.1:9/0",
-                         "--data-dir", str(tmp_path / "d"), check=False)  # fmt: skip
+    proc = run_linkgraph(
+        "crawl",
+        "http://a.example/",
+        "--redis",
+        "redis://127.0.0.1:9/0",
+        "--data-dir",
+        str(tmp_path / "d"),
+        check=False,
+    )
     one_line_error(proc, "cannot reach Redis at redis://127.0.0.1:9/0")
 
 
 def test_unreachable_clickhouse(tmp_path: Path) -> None:
-    proc = run_linkgraph("sql", "SELECT 1", "--clickhouse", "http://u:secret@127.0.0.1:9/db",
-                         check=False)  # fmt: skip
+    proc = run_linkgraph(
+        "sql", "SELECT 1", "--clickhouse", "http://u:secret@127.0.0.1:9/db", check=False
+    )
     line = one_line_error(proc, "cannot open ClickHouse at http://u:***@127.0.0.1:9/db")
     assert "secret" not in line
 
 
 def test_sql_error_and_bad_format(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
-    one_line_error(run_linkgraph("sql", "--data-dir", data, "SELEC 1", check=False),
-                   "query failed", "Syntax error")  # fmt: skip
-    one_line_error(run_linkgraph("sql", "--data-dir", data, "--format", "Nope", "SELECT 1",
-                                 check=False), "query failed", "Nope")  # fmt: skip
+    one_line_error(
+        run_linkgraph("sql", "--data-dir", data, "SELEC 1", check=False),
+        "query failed",
+        "Syntax error",
+    )
+    one_line_error(
+        run_linkgraph("sql", "--data-dir", data, "--format", "Nope", "SELECT 1", check=False),
+        "query failed",
+        "Nope",
+    )
 
 
 def test_sql_formats(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
-    proc = run_linkgraph("sql", "--data-dir", data, "--format", "JSONEachRow",
-                         "SELECT name FROM system.tables WHERE database = currentDatabase() "
-                         "AND name IN ('backlinks', 'domain_inbound', 'anchors') ORDER BY name")  # fmt: skip
+    proc = run_linkgraph(
+        "sql",
+        "--data-dir",
+        data,
+        "--format",
+        "JSONEachRow",
+        "SELECT name FROM system.tables WHERE database = currentDatabase() "
+        "AND name IN ('backlinks', 'domain_inbound', 'anchors') ORDER BY name",
+    )
     assert [json.loads(line)["name"] for line in proc.stdout.splitlines()] == [
-        "anchors", "backlinks", "domain_inbound"]  # fmt: skip
-    proc = run_linkgraph("sql", "--data-dir", data, "--format", "CSV",
-                         "SELECT version, name FROM schema_migrations ORDER BY version")  # fmt: skip
+        "anchors",
+        "backlinks",
+        "domain_inbound",
+    ]
+    proc = run_linkgraph(
+        "sql",
+        "--data-dir",
+        data,
+        "--format",
+        "CSV",
+        "SELECT version, name FROM schema_migrations ORDER BY version",
+    )
     assert proc.stdout.splitlines() == ['1,"001_pages_links.sql"', '2,"002_backlinks.sql"']
 
 
@@ -92,8 +139,7 @@ def test_negative_limit_is_a_usage_error() -> None:
 
 
 def test_new_job_without_seeds(tmp_path: Path) -> None:
-    proc = run_linkgraph("crawl", "--job", "fresh", "--data-dir", str(tmp_path / "d"),
-                         check=False)  # fmt: skip
+    proc = run_linkgraph("crawl", "--job", "fresh", "--data-dir", str(tmp_path / "d"), check=False)
     one_line_error(proc, "job 'fresh' has no seeds")
 
 
@@ -106,17 +152,34 @@ def test_extract_prints_links_as_json_lines(tmp_path: Path) -> None:
     )
     proc = run_linkgraph("extract", "--url", "http://site.example/x/y.html", str(page))
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [
-        {"url": "http://site.example/docs/a.html", "anchor": "A one", "rel": ["nofollow", "ugc"],
-         "tag": "a", "nofollow": True, "ugc": True, "sponsored": False, "page_nofollow": False},
-        {"url": "http://other.example/m", "anchor": "map", "rel": [], "tag": "area",
-         "nofollow": False, "ugc": False, "sponsored": False, "page_nofollow": False},
-    ]  # fmt: skip
+        {
+            "url": "http://site.example/docs/a.html",
+            "anchor": "A one",
+            "rel": ["nofollow", "ugc"],
+            "tag": "a",
+            "nofollow": True,
+            "ugc": True,
+            "sponsored": False,
+            "page_nofollow": False,
+        },
+        {
+            "url": "http://other.example/m",
+            "anchor": "map",
+            "rel": [],
+            "tag": "area",
+            "nofollow": False,
+            "ugc": False,
+            "sponsored": False,
+            "page_nofollow": False,
+        },
+    ]
 
 
 def test_robots_decides_each_url(tmp_path: Path) -> None:
     robots = tmp_path / "robots.txt"
-    robots.write_text("User-agent: *\nDisallow: /\n\nUser-agent: linkgraph\nAllow: /pub\n"
-                      "Disallow: /\n")  # fmt: skip
+    robots.write_text(
+        "User-agent: *\nDisallow: /\n\nUser-agent: linkgraph\nAllow: /pub\nDisallow: /\n"
+    )
     proc = run_linkgraph("robots", str(robots), "http://a.example/pub/x", "http://a.example/priv")
     assert [json.loads(line)["allowed"] for line in proc.stdout.splitlines()] == [True, False]
     proc = run_linkgraph("robots", "--agent", "otherbot", str(robots), "http://a.example/pub/x")

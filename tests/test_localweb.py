@@ -123,7 +123,10 @@ def test_robust_against_bad_clients(server: LocalWebServer, caplog) -> None:
     caplog.set_level(logging.WARNING)
     # a TLS ClientHello on the plain port
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-        sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 64 + b"\r\n\r\n")
+        sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 64)
+        assert sock.recv(100).startswith(b"HTTP/1.1 400")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 400")
     # clients that go away mid-request or before a delayed answer
     for payload in (b"GET / HTTP/1.1\r\nHost: a", b"GET /slow HTTP/1.1\r\nHost: a.test\r\n\r\n"):
@@ -148,7 +151,7 @@ def test_cli_serves_a_web_in_its_own_process(tmp_path: Path) -> None:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
         seed = urlsplit(seeds.read_text().split()[0])
-        assert seed.port == port and seed.hostname in hosts.read_text()
+        assert seed.port == port and str(seed.hostname) in hosts.read_text()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         assert _request(conn, seed.netloc, seed.path)[0] == 200
         conn.close()
@@ -205,7 +208,9 @@ def test_bench_web() -> None:
     assert robots is not None and b"Allow: /" in robots.body
     kinds = {"host": 0, "domain": 0, "other": 0}
     for n in range(50):
-        body = web.resolve(host, "/" if n == 0 else f"/p/{n}", 8080).body
+        found = web.resolve(host, "/" if n == 0 else f"/p/{n}", 8080)
+        assert found is not None
+        body = found.body
         assert 20_000 <= len(body) <= 60_000
         hrefs = re.findall(rb'href="([^"]+)"', body)
         assert 50 <= len(hrefs) <= 150

@@ -134,3 +134,10 @@ def test_byte_order_mark_and_line_endings() -> None:
     assert not policy.allowed("https://x.example/a", "linkgraph")
     assert not policy.allowed("https://x.example/b", "linkgraph")
     assert policy.allowed("https://x.example/c", "linkgraph")
+
+
+def test_oversized_single_line_is_dropped_whole() -> None:
+    body = b"User-agent: * Disallow: /" + b"x" * MAX_ROBOTS_BYTES
+    policy = RobotsPolicy.from_fetch(200, body)
+    assert policy.body == b""
+    assert policy.allowed("https://a.example/x", "linkgraph")

@@ -1,6 +1,6 @@
 """The hand-made test web and its exact ground truth, for the crawler's end-to-end tests.
 
-33 hosts under 21 registered domains, served by `LocalWebServer` on one port. Each page
+32 hosts under 17 registered domains, served by `LocalWebServer` on one port. Each page
 declares its links as written and as a browser resolves them (tests/webmodel.py); the ground
 truth is a breadth-first crawl of those declarations from `seeds()` (tests/webtruth.py).
 

@@ -20,7 +20,9 @@ class Outcome:
     """What crawling one URL is expected to record."""
 
     status: int  # 0: nothing fetched
-    error: str = ""  # "robots" when robots.txt refused the URL
+    # "robots" when a robots.txt rule refused the URL; "robots: HTTP 5xx" when robots.txt
+    # answered with a server error, which disallows the whole host (RFC 9309 section 2.3.1.4)
+    error: str = ""
     links: list[tuple[Link, str]] = field(default_factory=list)  # (link, tag)
     nofollow: bool = False  # page-level nofollow: links recorded, none followed
 
@@ -37,7 +39,8 @@ def crawl(hosts: dict[str, Host], seeds: list[str]) -> dict[str, Outcome]:
         host = hosts[host_name]
         page = pages.get((host_name, path))
         if not host.robots.allows(path):
-            outcome = Outcome(0, "robots")
+            unavailable = host.robots.body is not None and host.robots.status >= 500
+            outcome = Outcome(0, f"robots: HTTP {host.robots.status}" if unavailable else "robots")
         elif page is None:
             outcome = Outcome(404)
         elif page.target is not None:
@@ -159,7 +162,7 @@ class DeclaredWeb(StaticWeb):
     def disallowed_paths(self) -> set[tuple[str, str]]:
         """(host, path) never to be requested: robots-refused URLs and every declared page
         the crawl cannot reach (links in comments, on error or nofollow pages...)."""
-        refused = {split_url(u)[1:] for u, o in self.outcomes.items() if o.error == "robots"}
+        refused = {split_url(u)[1:] for u, o in self.outcomes.items() if o.error.startswith("robots")}
         declared = {(h.name, p.path) for h in self.declared.values() for p in h.pages}
         return refused | (declared - self.expected_requests())
 

@@ -38,24 +38,55 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def add_crawl_limits(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-pages", type=non_negative_int, default=0, metavar="N",
-                   help="stop after N pages in the job (0: no limit)")
-    p.add_argument("--max-pages-per-host", type=non_negative_int, default=0, metavar="N",
-                   help="queue at most N URLs of one host (0: no limit)")
-    p.add_argument("--max-depth", type=non_negative_int, default=0, metavar="N",
-                   help="follow links at most N hops from a seed (0: no limit)")
-    p.add_argument("--delay", type=non_negative_float, default=1.0, metavar="S",
-                   help="seconds between requests to one host (a larger robots.txt "
-                   "Crawl-delay wins; default 1.0)")
-    p.add_argument("--hosts-file", metavar="FILE", default="",
-                   help="an /etc/hosts-format file of names to resolve for this crawl")
-    p.add_argument("--allow-private", action="store_true",
-                   help="allow private, loopback and link-local addresses (refused by default)")
-    p.add_argument("--user-agent", metavar="UA", default=USER_AGENT,
-                   help=f"User-Agent header (default: {USER_AGENT}); robots.txt is matched "
-                   "for the product token 'linkgraph'")
+    p.add_argument(
+        "--max-pages",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="stop after N pages in the job (0: no limit)",
+    )
+    p.add_argument(
+        "--max-pages-per-host",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="queue at most N URLs of one host (0: no limit)",
+    )
+    p.add_argument(
+        "--max-depth",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="follow links at most N hops from a seed (0: no limit)",
+    )
+    p.add_argument(
+        "--delay",
+        type=non_negative_float,
+        default=1.0,
+        metavar="S",
+        help="seconds between requests to one host (a larger robots.txt "
+        "Crawl-delay wins; default 1.0)",
+    )
+    p.add_argument(
+        "--hosts-file",
+        metavar="FILE",
+        default="",
+        help="an /etc/hosts-format file of names to resolve for this crawl",
+    )
+    p.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow private, loopback and link-local addresses (refused by default)",
+    )
+    p.add_argument(
+        "--user-agent",
+        metavar="UA",
+        default=USER_AGENT,
+        help=f"User-Agent header (default: {USER_AGENT}); robots.txt is matched "
+        "for the product token 'linkgraph'",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
 def load_seeds(urls: list[str], seeds_file: str | None) -> list[str]:

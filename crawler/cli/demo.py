@@ -26,12 +26,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "embedded Redis and ClickHouse, and print the top domains and a backlink sample. "
         "The demo's data directory is recreated on every run.",
     )
-    p.add_argument("--data-dir", type=Path, default=DEFAULT_DIR,
-                   help=f"where the demo index is kept (default: {DEFAULT_DIR})")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DIR,
+        help=f"where the demo index is kept (default: {DEFAULT_DIR})",
+    )
     p.add_argument("--hosts", type=int, default=60, help="host names in the demo web (>= 2)")
     p.add_argument("--pages", type=int, default=1200, help="pages in the demo web")
-    p.add_argument("--delay", type=non_negative_float, default=0.05, metavar="S",
-                   help="seconds between requests to one host (default 0.05)")  # fmt: skip
+    p.add_argument(
+        "--delay",
+        type=non_negative_float,
+        default=0.05,
+        metavar="S",
+        help="seconds between requests to one host (default 0.05)",
+    )
     p.set_defaults(func=run)
 
 
@@ -53,8 +62,11 @@ def run(args: argparse.Namespace) -> int:
     storage = StorageTarget("", args.data_dir)
     with LocalWebServer(web) as server:
         write_hosts_file(hosts_file, web.hosts())
-        print(f"Serving the demo web ({len(web.hosts())} hosts) on 127.0.0.1:{server.port}; "
-              "crawling it...", file=sys.stderr)  # fmt: skip
+        print(
+            f"Serving the demo web ({len(web.hosts())} hosts) on 127.0.0.1:{server.port}; "
+            "crawling it...",
+            file=sys.stderr,
+        )
         result = run_crawl(
             CrawlOptions(
                 job="demo",
@@ -69,14 +81,26 @@ def run(args: argparse.Namespace) -> int:
     client = connect(storage)
     out = sys.stdout
     out.write("\nTop domains by referring domains:\n")
-    out.write(run_query(client, "SELECT dst_domain AS domain, referring_domains, backlinks, "
-                        "follow_backlinks, nofollow_backlinks FROM domain_inbound ORDER BY "
-                        "referring_domains DESC, backlinks DESC, domain LIMIT 10",
-                        "PrettyCompact").decode())  # fmt: skip
+    out.write(
+        run_query(
+            client,
+            "SELECT dst_domain AS domain, referring_domains, backlinks, "
+            "follow_backlinks, nofollow_backlinks FROM domain_inbound ORDER BY "
+            "referring_domains DESC, backlinks DESC, domain LIMIT 10",
+            "PrettyCompact",
+        ).decode()
+    )
     out.write("\nA sample of backlinks:\n")
-    out.write(run_query(client, "SELECT src_url, dst_url, anchor, follow FROM backlinks "
-                        "ORDER BY cityHash64(src_url, dst_url) LIMIT 10",
-                        "PrettyCompact").decode())  # fmt: skip
-    out.write(f"\nQuery it yourself:\n  linkgraph top --data-dir {args.data_dir}\n"
-              f"  linkgraph sql --data-dir {args.data_dir} 'SELECT * FROM domain_inbound'\n")  # fmt: skip
+    out.write(
+        run_query(
+            client,
+            "SELECT src_url, dst_url, anchor, follow FROM backlinks "
+            "ORDER BY cityHash64(src_url, dst_url) LIMIT 10",
+            "PrettyCompact",
+        ).decode()
+    )
+    out.write(
+        f"\nQuery it yourself:\n  linkgraph top --data-dir {args.data_dir}\n"
+        f"  linkgraph sql --data-dir {args.data_dir} 'SELECT * FROM domain_inbound'\n"
+    )
     return 0 if result.finish_reason == "finished" else 1

@@ -52,20 +52,32 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("domain", metavar="DOMAIN", help="a registered domain, or a host name")
         _add_output(p)
         p.set_defaults(func=_report(sql))
-    p = sub.add_parser("top", help="domains with the most referring domains",
-                       description="Domains ranked by referring domains, then backlinks.")  # fmt: skip
+    p = sub.add_parser(
+        "top",
+        help="domains with the most referring domains",
+        description="Domains ranked by referring domains, then backlinks.",
+    )
     _add_output(p)
     p.set_defaults(func=run_top)
 
 
 def _add_output(p: argparse.ArgumentParser, *, limit: bool = True) -> None:
     add_storage(p)
-    p.add_argument("--format", default="PrettyCompact", metavar="FMT",
-                   help="any ClickHouse output format: PrettyCompact (default), TSV, CSV, "
-                   "JSONEachRow, Markdown, ...")  # fmt: skip
+    p.add_argument(
+        "--format",
+        default="PrettyCompact",
+        metavar="FMT",
+        help="any ClickHouse output format: PrettyCompact (default), TSV, CSV, "
+        "JSONEachRow, Markdown, ...",
+    )
     if limit:
-        p.add_argument("--limit", type=non_negative_int, default=50, metavar="N",
-                       help="at most N rows (default 50)")  # fmt: skip
+        p.add_argument(
+            "--limit",
+            type=non_negative_int,
+            default=50,
+            metavar="N",
+            help="at most N rows (default 50)",
+        )
 
 
 def _emit(args: argparse.Namespace, sql: str, params: dict[str, str] | None = None) -> int:

@@ -30,8 +30,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="For each URL print whether AGENT may fetch it under ROBOTS_FILE "
         "(RFC 9309), one JSON object per line.",
     )
-    p.add_argument("--agent", default=ROBOTS_TOKEN, metavar="TOKEN",
-                   help=f"product token to match groups against (default: {ROBOTS_TOKEN})")  # fmt: skip
+    p.add_argument(
+        "--agent",
+        default=ROBOTS_TOKEN,
+        metavar="TOKEN",
+        help=f"product token to match groups against (default: {ROBOTS_TOKEN})",
+    )
     p.add_argument("robots_file", metavar="ROBOTS_FILE")
     p.add_argument("urls", nargs="+", metavar="URL")
     p.set_defaults(func=run_robots)
@@ -56,10 +60,15 @@ def run_extract(args: argparse.Namespace) -> int:
     out = sys.stdout
     for link in page.links:
         record = {
-            "url": link.url, "anchor": link.anchor, "rel": sorted(link.rel), "tag": link.tag,
-            "nofollow": link.nofollow, "ugc": link.ugc, "sponsored": link.sponsored,
+            "url": link.url,
+            "anchor": link.anchor,
+            "rel": sorted(link.rel),
+            "tag": link.tag,
+            "nofollow": link.nofollow,
+            "ugc": link.ugc,
+            "sponsored": link.sponsored,
             "page_nofollow": page.nofollow,
-        }  # fmt: skip
+        }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
 

@@ -89,10 +89,26 @@ class EmbeddedRedis:
         self.dir.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         args = [
-            _executable(), "--bind", "127.0.0.1", "--port", str(port), "--dir", str(self.dir),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--protected-mode", "yes", "--daemonize", "no", "--logfile", "server.log",
-        ]  # fmt: skip
+            _executable(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            str(self.dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+            "--daemonize",
+            "no",
+            "--logfile",
+            "server.log",
+        ]
         self.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

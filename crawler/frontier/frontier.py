@@ -95,9 +95,7 @@ class Frontier:
     def pop(self, count: int = 1) -> Popped:
         """Lease up to `count` entries, each from a different host that is due now."""
         now = time.time()
-        raw = self._pop(
-            args=[self.keys.base, now, self.lease_seconds, self.max_pages, count]
-        )
+        raw = self._pop(args=[self.keys.base, now, self.lease_seconds, self.max_pages, count])
         if raw and raw[-1][:1] == b"@":
             return Popped([], float(raw[-1][1:]))
         return Popped([Entry.loads(r) for r in raw], None)
@@ -132,7 +130,7 @@ class Frontier:
         )
         if not expired:
             return 0
-        raws = self.client.hmget(self.keys.leases, expired)
+        raws = self.client.hmget(self.keys.leases, list(expired))  # type: ignore[arg-type]
         return self.return_leases([Entry.loads(raw) for raw in raws if raw])
 
     def heartbeat(self, worker: str) -> int:

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
@@ -36,7 +36,7 @@ MAX_WAKE_INTERVAL = 0.5
 HEARTBEAT_SECONDS = 5.0
 
 
-class FrontierScheduler(Scheduler):  # type: ignore[misc]
+class FrontierScheduler(Scheduler):
     queue: HostQueue
 
     def __init__(self, frontier: Frontier, crawler: Crawler, *, return_leases: bool) -> None:
@@ -113,10 +113,9 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         if self._wake_call is not None and self._wake_call.active():
             return
         wait = min(max(due - time.time(), 0.0), MAX_WAKE_INTERVAL)
-        self._wake_call = reactor.callLater(wait, self._wake)  # type: ignore[attr-defined]
+        self._wake_call = cast(Any, reactor).callLater(wait, self._wake)
 
     def _wake(self) -> None:
         slot = getattr(self.crawler.engine, "_slot", None)
         if slot is not None:
             slot.nextcall.schedule()
-

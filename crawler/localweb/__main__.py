@@ -18,10 +18,10 @@ import threading
 
 from crawler.localweb.generate import bench_web, demo_web
 from crawler.localweb.server import LocalWebServer
-from crawler.localweb.web import write_hosts_file
+from crawler.localweb.web import SeededWeb, write_hosts_file
 
 
-def _build(args: argparse.Namespace):
+def _build(args: argparse.Namespace) -> SeededWeb:
     if args.web == "demo":
         return demo_web(seed=args.seed)
     if args.web == "bench":
@@ -32,7 +32,7 @@ def _build(args: argparse.Namespace):
     return build_test_web()
 
 
-def _serve(web, sock: socket.socket, stop: threading.Event) -> None:
+def _serve(web: SeededWeb, sock: socket.socket, stop: threading.Event) -> None:
     server = LocalWebServer(web, record=False, sock=sock)
     server.start()
     stop.wait()

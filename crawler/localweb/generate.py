@@ -79,7 +79,7 @@ def demo_web(hosts: int = 60, pages: int = 1200, seed: int = 1) -> DemoWeb:
     owners = [d for d, _ in domains]
     plain = [d for d, s in domains if s != "github.io"]
     taken = set(names)
-    while len(names) < hosts:
+    while len(names) < hosts and plain:
         domain = rng.choice(plain)
         name = f"{rng.choice(SUBDOMAINS)}.{domain}"
         if name not in taken:
@@ -91,7 +91,7 @@ def demo_web(hosts: int = 60, pages: int = 1200, seed: int = 1) -> DemoWeb:
     sizes = [1 / (r + 1) ** 0.6 for r in range(len(names))]
     rng.shuffle(sizes)
     counts = [max(5, round(pages * s / sum(sizes))) for s in sizes]
-    popularity = {d: 1 / (r + 1) ** 1.2 for r, (d, _) in enumerate(domains)}
+    popularity = {d: 1 / (r + 1) for r, (d, _) in enumerate(domains)}
 
     sites: list[_Host] = []
     for name, domain, count in zip(names, owners, counts, strict=True):
@@ -107,8 +107,9 @@ def demo_web(hosts: int = 60, pages: int = 1200, seed: int = 1) -> DemoWeb:
     by_domain: dict[str, list[_Host]] = {}
     for site in sites:
         by_domain.setdefault(site.domain, []).append(site)
-    domain_names = list(popularity)
-    weights = list(popularity.values())
+    # Each domain links out to a few favourite domains, picked by popularity: so popular
+    # domains collect many referring domains and the tail only a few.
+    favourites = {d: _pick(rng, popularity, d, rng.randint(2, 6)) for d in popularity}
 
     resources: dict[tuple[str, str], TemplateResource] = {}
     for h, site in enumerate(sites):
@@ -129,7 +130,7 @@ def demo_web(hosts: int = 60, pages: int = 1200, seed: int = 1) -> DemoWeb:
             if i == 0:
                 links += [(p, "Members area", "nofollow") for p in site.private]
             for _ in range(rng.randint(5, 25) - len(links)):
-                links.append(_demo_link(rng, site, by_domain, domain_names, weights))
+                links.append(_demo_link(rng, site, by_domain, favourites[site.domain]))
             resources[(site.name, path)] = html(_page(site.titles[i], links, rng))
 
     top = sorted(popularity, key=popularity.__getitem__, reverse=True)[:3]
@@ -137,12 +138,22 @@ def demo_web(hosts: int = 60, pages: int = 1200, seed: int = 1) -> DemoWeb:
     return DemoWeb(resources, seeds)
 
 
+def _pick(rng: random.Random, weights: dict[str, float], exclude: str, k: int) -> list[str]:
+    """k distinct keys other than `exclude`, drawn by weight."""
+    names = [n for n in weights if n != exclude]
+    picked: list[str] = []
+    while len(picked) < min(k, len(names)):
+        name = rng.choices(names, [weights[n] for n in names])[0]
+        if name not in picked:
+            picked.append(name)
+    return picked
+
+
 def _demo_link(
     rng: random.Random,
     site: _Host,
     by_domain: dict[str, list[_Host]],
-    domain_names: list[str],
-    weights: list[float],
+    favourites: list[str],
 ) -> tuple[str, str, str]:
     roll = rng.random()
     if roll < 0.5:  # same host: root-relative, as sites write them
@@ -151,8 +162,7 @@ def _demo_link(
     if roll < 0.62:
         target = rng.choice(by_domain[site.domain])
     else:
-        domain = rng.choices(domain_names, weights)[0]
-        target = rng.choice(by_domain[domain])
+        target = rng.choice(by_domain[rng.choice(favourites)])
     i = 0 if rng.random() < 0.4 else rng.randrange(len(target.paths))
     anchor = rng.choice([target.titles[i], target.domain, "read more", "this site", ""])
     rel = rng.choices(["", "nofollow", "sponsored", "ugc", "noopener"], [84, 8, 3, 3, 2])[0]

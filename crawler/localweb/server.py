@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
 
-from crawler.localweb.web import Resource, Web, write_hosts_file
+from crawler.localweb.web import Resource, SeededWeb, Web, write_hosts_file
 
-__all__ = ["LocalWebServer", "RequestLog", "Resource", "Web", "write_hosts_file"]
+__all__ = ["LocalWebServer", "RequestLog", "Resource", "SeededWeb", "Web", "write_hosts_file"]
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +87,27 @@ class _Connection(asyncio.Protocol):
         self._serve()
 
     def _serve(self) -> None:
-        while self.transport is not None and not (self.busy or self.paused):
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self.buffer) > MAX_HEAD:
-                    self._fail(431)
-                return
-            if not self._handle(end):
-                return
+        try:
+            while self.transport is not None and not (self.busy or self.paused):
+                # Stray CRLFs between requests are allowed (RFC 9112 section 2.2).
+                while self.buffer.startswith(b"\r\n"):
+                    del self.buffer[:2]
+                if self.buffer[:1] and not self.buffer[:1].isalpha():
+                    # Not a request line, e.g. a TLS ClientHello: answer now, don't wait.
+                    self._fail(400)
+                    return
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self.buffer) > MAX_HEAD:
+                        self._fail(431)
+                    return
+                if not self._handle(end):
+                    return
+        except Exception:  # a bug here must cost one connection, not the server
+            log.exception("localweb connection failed")
+            if self.transport is not None:
+                self.transport.abort()
+                self.transport = None
 
     def _fail(self, status: int) -> None:
         body = f"{status} {_reason(status)}\n".encode()
@@ -183,7 +196,8 @@ class _Connection(asyncio.Protocol):
         head += [f"{k}: {v}" for k, v in headers if k.lower() != "content-length"]
         head.append(f"Content-Length: {len(body) if length is None else length}")
         head.append("Connection: keep-alive" if keep_alive else "Connection: close")
-        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        # UTF-8 so a raw IDN or non-ASCII Location goes out as written.
+        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + body)
         if not keep_alive:
             self.transport.close()  # sends what is buffered first
             self.transport = None
@@ -229,7 +243,11 @@ class LocalWebServer:
                     coro = loop.create_server(lambda: _Connection(self), sock=self._sock)
                 else:
                     coro = loop.create_server(
-                        lambda: _Connection(self), self.host, self.port, reuse_address=True
+                        lambda: _Connection(self),
+                        self.host,
+                        self.port,
+                        reuse_address=True,
+                        backlog=1024,  # a crawler opens dozens of connections at once
                     )
                 self._server = loop.run_until_complete(coro)
             except BaseException as exc:  # reported to start()'s caller

@@ -8,6 +8,7 @@ bound its socket, so templates are rendered per request by a cheap bytes join.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -34,6 +35,13 @@ class Web(Protocol):
     def resolve(self, host: str, path_and_query: str, port: int) -> Resource | None: ...
 
     def hosts(self) -> list[str]: ...
+
+
+@runtime_checkable
+class SeededWeb(Web, Protocol):
+    """A web that knows where a crawl of it starts (demo, bench and test webs)."""
+
+    def seeds(self, port: int) -> list[str]: ...
 
 
 class PortTemplate:
@@ -120,7 +128,9 @@ class StaticWeb:
         return list(self._hosts)
 
 
-def write_hosts_file(path: str, hosts: Iterable[str], address: str = "127.0.0.1") -> None:
+def write_hosts_file(
+    path: str | os.PathLike[str], hosts: Iterable[str], address: str = "127.0.0.1"
+) -> None:
     """Write an /etc/hosts-style file mapping every host (as punycode) to `address`."""
     names = sorted({ascii_host(h) for h in hosts})
     # A few names per line: some resolvers cap the number of aliases on one line.

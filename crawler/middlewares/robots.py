@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
@@ -18,7 +18,7 @@ from scrapy.exceptions import IgnoreRequest
 from crawler import ROBOTS_TOKEN
 from crawler.frontier import Frontier, frontier_for
 from crawler.robots import RobotsPolicy
-from crawler.urls import host_of, origin_of
+from crawler.urls import host_of, origin_of, resolve
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -85,7 +85,7 @@ class RobotsMiddleware:
         cached = self._local.get(origin)
         if cached and cached[0] > now:
             return cached[1], cached[2]
-        raw = self.frontier.client.hget(self.frontier.keys.robots, origin)
+        raw = cast("bytes | None", self.frontier.client.hget(self.frontier.keys.robots, origin))
         if raw:
             head, _, blob = raw.partition(b"\n")
             stamp, _, failure = head.decode().partition(" ")
@@ -93,7 +93,7 @@ class RobotsMiddleware:
                 policy = RobotsPolicy.from_bytes(blob)
                 self._local[origin] = (float(stamp) + self.ttl, policy, failure)
                 return policy, failure
-        policy, failure = await self._fetch(origin)
+        policy, failure = await self._fetch(origin, host)
         fetched = time.time()
         self.frontier.client.hset(
             self.frontier.keys.robots,
@@ -111,27 +111,37 @@ class RobotsMiddleware:
         crawl_delay = policy.crawl_delay(self.token) or 0.0
         return min(max(self.delay, crawl_delay), max(self.max_delay, self.delay))
 
-    async def _fetch(self, origin: str) -> tuple[RobotsPolicy, str]:
-        request = Request(
-            f"{origin}/robots.txt",
-            meta={"redirect_ttl": self.max_redirects},
-            dont_filter=True,
-        )
+    async def _fetch(self, origin: str, host: str) -> tuple[RobotsPolicy, str]:
+        """Fetch robots.txt, following up to max_redirects redirects ourselves so that hops on
+        this host are spaced by the delay like any other request (RFC 9309 section 2.3.1.2)."""
+        from twisted.python.failure import Failure
+
+        from crawler.spiders.links import describe_failure
+
         assert self.crawler.engine is not None
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except IgnoreRequest as exc:  # more than max_redirects hops: RFC 9309 says unavailable
-            logger.info("robots.txt for %s not reached (%s): all allowed", origin, exc)
-            return RobotsPolicy.from_fetch(404, b""), ""
-        except Exception as exc:
-            from twisted.python.failure import Failure
-
-            from crawler.spiders.links import describe_failure
-
-            logger.info("robots.txt for %s failed (%s): all disallowed", origin, exc)
-            reason = describe_failure(Failure(exc), origin)
-            return RobotsPolicy.from_fetch(0, b""), reason if reason.startswith("refused") else (
-                f"robots: {reason}"
-            )
-        failure = f"robots: HTTP {response.status}" if response.status >= 500 else ""
-        return RobotsPolicy.from_fetch(response.status, response.body[: self.max_bytes]), failure
+        url = f"{origin}/robots.txt"
+        for _hop in range(self.max_redirects + 1):
+            request = Request(url, meta={"dont_redirect": True}, dont_filter=True)
+            try:
+                response = await self.crawler.engine.download_async(request)
+            except Exception as exc:
+                logger.info("robots.txt for %s failed (%s): all disallowed", origin, exc)
+                reason = describe_failure(Failure(exc), url)
+                if not reason.startswith("refused"):
+                    reason = f"robots: {reason}"
+                return RobotsPolicy.from_fetch(0, b""), reason
+            location = response.headers.get(b"Location")
+            if 300 <= response.status < 400 and location:
+                target = resolve(url, location.decode("latin-1"))
+                if target is None:
+                    break
+                url = target
+                if host_of(url) == host:
+                    await asyncio.sleep(self.delay)
+                continue
+            failure = f"robots: HTTP {response.status}" if response.status >= 500 else ""
+            body = response.body[: self.max_bytes]
+            return RobotsPolicy.from_fetch(response.status, body), failure
+        # Too many hops, or a Location that is no URL: unavailable, which means all allowed.
+        logger.info("robots.txt for %s not reached after redirects: all allowed", origin)
+        return RobotsPolicy.from_fetch(404, b""), ""

@@ -1,0 +1,157 @@
+"""End to end: crawl the test web with the embedded Valkey and chDB through the real CLI, then
+compare the index with the test web's ground truth, exactly, and the server's own request log
+with the politeness rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crawler.localweb.server import LocalWebServer, RequestLog, write_hosts_file
+from tests.conftest import query, run_linkgraph
+from tests.testweb import TestWeb, build_test_web
+
+DELAY = 0.2
+# The server logs `finished` just before writing, the crawler releases the host on receipt.
+CLOCK_SLACK = 0.01
+
+
+@dataclass
+class Crawl:
+    web: TestWeb
+    port: int
+    data_dir: Path
+    log: list[RequestLog]
+    stderr: str
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Crawl:
+    web = build_test_web()
+    tmp = tmp_path_factory.mktemp("e2e")
+    hosts_file = tmp / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        proc = run_linkgraph(
+            "crawl", *web.seeds(server.port), "--job", "e2e", "--data-dir", str(tmp / "data"),
+            "--hosts-file", str(hosts_file), "--allow-private", "--delay", str(DELAY), "-q",
+        )  # fmt: skip
+        log = server.requests()
+    return Crawl(web, server.port, tmp / "data", log, proc.stderr)
+
+
+def test_pages_equal_ground_truth(crawl: Crawl) -> None:
+    rows = query(crawl.data_dir, "SELECT url, status, error FROM pages WHERE job = 'e2e'")
+    urls = [r[0] for r in rows]
+    assert len(urls) == len(set(urls)), "a page was recorded twice"
+    assert {r[0]: r[1] for r in rows} == crawl.web.expected_pages(crawl.port)
+    assert {r[0]: r[2] for r in rows if r[2]} == crawl.web.expected_errors(crawl.port)
+
+
+def test_page_level_nofollow_is_recorded(crawl: Crawl) -> None:
+    rows = query(crawl.data_dir, "SELECT url FROM pages WHERE nofollow = 1")
+    assert {r[0] for r in rows} == crawl.web.expected_nofollow_pages(crawl.port)
+
+
+def test_every_link_occurrence_is_recorded(crawl: Crawl) -> None:
+    rows = query(
+        crawl.data_dir,
+        "SELECT src_url, dst_url, anchor, nofollow, ugc, sponsored, tag FROM links "
+        "ORDER BY src_url, dst_url, anchor",
+    )
+    got = sorted((s, d, a, bool(n), bool(u), bool(sp), t) for s, d, a, n, u, sp, t in rows)
+    want = sorted(
+        (s, d, a, "nofollow" in rel, "ugc" in rel, "sponsored" in rel, tag)
+        for s, d, a, rel, tag in crawl.web.expected_links(crawl.port)
+    )
+    assert got == want
+
+
+def test_backlinks_equal_ground_truth(crawl: Crawl) -> None:
+    rows = query(crawl.data_dir, "SELECT src_url, dst_url, follow, anchor, anchors FROM backlinks")
+    got = {(s, d, bool(f), a) for s, d, f, a, _ in rows}
+    assert len(rows) == len(got)
+    assert got == crawl.web.expected_backlinks(crawl.port)
+    expected_rows = crawl.web.expected_backlink_rows(crawl.port)
+    assert {(s, d): tuple(anchors) for s, d, _, _, anchors in rows} == {
+        key: row.anchors for key, row in expected_rows.items()
+    }
+
+
+def test_domain_inbound_equals_ground_truth(crawl: Crawl) -> None:
+    rows = query(
+        crawl.data_dir,
+        "SELECT dst_domain, referring_domains, backlinks, follow_backlinks, nofollow_backlinks "
+        "FROM domain_inbound",
+    )
+    assert {r[0]: tuple(r[1:]) for r in rows} == crawl.web.expected_domain_inbound()
+
+
+def test_anchors_equal_ground_truth(crawl: Crawl) -> None:
+    rows = query(crawl.data_dir, "SELECT dst_domain, anchor, backlinks, referring_domains FROM anchors")
+    assert {(r[0], r[1]): (r[2], r[3]) for r in rows} == crawl.web.expected_anchors()
+
+
+def test_the_server_saw_exactly_the_expected_requests(crawl: Crawl) -> None:
+    seen = [(e.host, e.path) for e in crawl.log]
+    pages = [r for r in seen if r not in crawl.web.robots_paths()]
+    assert not set(seen) & crawl.web.disallowed_paths(), "a robots-disallowed URL was requested"
+    assert sorted(pages) == sorted(crawl.web.expected_requests()), "a page fetched twice or not"
+    assert all(e.user_agent.startswith("linkgraph/") for e in crawl.log)
+
+
+def by_host(log: list[RequestLog]) -> dict[str, list[RequestLog]]:
+    hosts: dict[str, list[RequestLog]] = defaultdict(list)
+    for entry in sorted(log, key=lambda e: e.started):
+        hosts[entry.host].append(entry)
+    return hosts
+
+
+def test_robots_txt_comes_before_any_page_of_a_host(crawl: Crawl) -> None:
+    for host, entries in by_host(crawl.log).items():
+        assert entries[0].path == "/robots.txt", host
+        assert sum(e.path == "/robots.txt" for e in entries) == 1, f"{host}: robots.txt twice"
+
+
+def test_per_host_delay_and_one_request_in_flight(crawl: Crawl) -> None:
+    delays = crawl.web.crawl_delays()
+    checked = 0
+    for host, entries in by_host(crawl.log).items():
+        delay = max(DELAY, delays.get(host, 0.0))
+        for before, after in zip(entries, entries[1:]):
+            gap = after.started - before.finished
+            assert gap >= delay - CLOCK_SLACK, f"{host}: {before.path} -> {after.path} {gap:.3f}s"
+            checked += 1
+    assert checked > 50
+    assert set(delays) <= set(by_host(crawl.log)), "a Crawl-delay host was never crawled"
+
+
+def test_recrawl_keeps_aggregates_exact(crawl: Crawl, tmp_path: Path) -> None:
+    """A second job over the same web adds a second row per fetch and per link occurrence, but
+    not one backlink: every aggregate stays equal to the ground truth."""
+    hosts_file = tmp_path / "hosts"
+    web = crawl.web
+    with LocalWebServer(web, port=crawl.port) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        run_linkgraph(
+            "crawl", *web.seeds(server.port), "--job", "e2e-again", "--data-dir",
+            str(crawl.data_dir), "--hosts-file", str(hosts_file), "--allow-private",
+            "--delay", "0", "-q",
+        )  # fmt: skip
+    pages = query(crawl.data_dir, "SELECT job, count() FROM pages GROUP BY job ORDER BY job")
+    assert pages == [("e2e", len(web.expected_pages(crawl.port)))] * 1 + [
+        ("e2e-again", len(web.expected_pages(crawl.port)))
+    ]
+    rows = query(crawl.data_dir, "SELECT src_url, dst_url, follow, anchor FROM backlinks")
+    assert {(s, d, bool(f), a) for s, d, f, a in rows} == web.expected_backlinks(crawl.port)
+    inbound = query(
+        crawl.data_dir,
+        "SELECT dst_domain, referring_domains, backlinks, follow_backlinks, nofollow_backlinks "
+        "FROM domain_inbound",
+    )
+    assert {r[0]: tuple(r[1:]) for r in inbound} == web.expected_domain_inbound()
+    seen = query(crawl.data_dir, "SELECT countIf(first_seen < last_seen), count() FROM backlinks")
+    assert seen[0][0] == seen[0][1] == len(web.expected_backlinks(crawl.port))
