@@ -14,6 +14,7 @@ from pathlib import Path
 @dataclass(frozen=True, slots=True)
 class ServedWeb:
     port: int
+    pid: int  # the server process, whose CPU the benchmark reports but charges to no crawler
     hosts_file: Path  # /etc/hosts format: every bench host is 127.0.0.1
     seeds: list[str]  # one home page per host
 
@@ -36,7 +37,7 @@ def serve_bench_web(
         if not line.strip().isdigit():
             raise RuntimeError(f"the bench web server did not start (said {line!r})")
         seeds = seeds_file.read_text(encoding="utf-8").split()
-        yield ServedWeb(int(line), hosts_file, seeds)
+        yield ServedWeb(int(line), server.pid, hosts_file, seeds)
     finally:
         server.send_signal(signal.SIGTERM)
         try:

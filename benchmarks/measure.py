@@ -62,11 +62,11 @@ class _Sampler(threading.Thread):
             self.peak_rss = max(self.peak_rss, rss)
 
 
-def run_measured(cmd: list[str], *, log: Path, env: dict[str, str] | None = None) -> Cost:
+def run_measured(cmd: list[str], *, log: Path, cwd: Path | None = None) -> Cost:
     """Run `cmd` to completion with stdout and stderr in `log`, and return its cost."""
     with log.open("wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         sampler = _Sampler(proc.pid)
         sampler.start()
         # wait4 gives this child's own rusage (its waited-for descendants included), which
@@ -87,3 +87,20 @@ def run_measured(cmd: list[str], *, log: Path, env: dict[str, str] | None = None
         cpu_by_name=by_name,
         peak_rss_mb=sampler.peak_rss / 2**20,
     )
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds a live process and its live descendants have used so far."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     seeds = args.seeds_file.read_text(encoding="utf-8").split()
-    process = CrawlerProcess(settings_for(args), install_root_handler=True)
+    process = CrawlerProcess(settings_for(args))
     crawler = process.create_crawler(PlainSpider)
     process.crawl(crawler, seeds=seeds, limit=args.pages)
     process.start()

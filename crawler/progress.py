@@ -52,7 +52,7 @@ class Progress:
         f = self.frontier.stats()
         print(
             f"[{self.frontier.job}] {pages} pages, {links} links, {f.get('queued', 0)} queued on "
-            f"{f['hosts_queued']} hosts, {f['leased']} in flight, {rate:.1f} pages/s",
+            f"{f['hosts_queued']} hosts, {f['leased']} not yet recorded, {rate:.1f} pages/s",
             file=sys.stderr,
             flush=True,
         )

@@ -84,7 +84,8 @@ def close_embedded() -> None:
 def _open(target: StorageTarget) -> Client:
     try:
         if target.embedded:
-            path = target.data_dir / "clickhouse"
+            # absolute, or the DSN parser takes the first path segment for a host name
+            path = (target.data_dir / "clickhouse").resolve()
             path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=f"chdb://{path}")
         parts = urlsplit(target.url)

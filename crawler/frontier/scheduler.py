@@ -110,9 +110,12 @@ class FrontierScheduler(Scheduler):
     def _wake_at(self, due: float) -> None:
         from twisted.internet import reactor
 
-        if self._wake_call is not None and self._wake_call.active():
-            return
         wait = min(max(due - time.time(), 0.0), MAX_WAKE_INTERVAL)
+        call = self._wake_call
+        if call is not None and call.active():
+            if call.getTime() - time.time() <= wait:
+                return  # an earlier wake-up is already set
+            call.cancel()
         self._wake_call = cast(Any, reactor).callLater(wait, self._wake)
 
     def _wake(self) -> None:
