@@ -52,6 +52,18 @@ def read_hosts_file(path: str | Path) -> dict[str, str]:
     return mapping
 
 
+def refusal_key(host: str) -> str:
+    """The same key for a URL's host (`[::1]`, `A.com.`) and the name Twisted resolves."""
+    return host.lower().rstrip(".").strip("[]")
+
+
+def _ip_literal(name: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(name.strip("[]")))
+    except ValueError:
+        return None
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
@@ -90,13 +102,14 @@ class GuardedResolver(CachingThreadedResolver):
         )
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
-        mapped = self.hosts.get(name.lower().rstrip("."))
+        literal = _ip_literal(name)
+        mapped = literal or self.hosts.get(name.lower().rstrip("."))
         d = defer.succeed(mapped) if mapped else super().getHostByName(name, timeout)
         return d.addCallback(self._check, name)
 
     def _check(self, address: str, name: str) -> str:
         if not self.allow_private and not is_public(address):
-            self.refused[name.lower().rstrip(".")] = address
+            self.refused[refusal_key(name)] = address
             raise RefusedAddress(
                 f"{name} resolves to non-public address {address} (use --allow-private)"
             )

@@ -4,9 +4,11 @@ with the politeness rules."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -155,3 +157,39 @@ def test_recrawl_keeps_aggregates_exact(crawl: Crawl, tmp_path: Path) -> None:
     assert {r[0]: tuple(r[1:]) for r in inbound} == web.expected_domain_inbound()
     seen = query(crawl.data_dir, "SELECT countIf(first_seen < last_seen), count() FROM backlinks")
     assert seen[0][0] == seen[0][1] == len(web.expected_backlinks(crawl.port))
+
+
+def report(crawl: Crawl, *args: str) -> list[dict[str, object]]:
+    proc = run_linkgraph(*args, "--data-dir", str(crawl.data_dir), "--format", "JSONEachRow",
+                         "--limit", "1000")  # fmt: skip
+    return [json.loads(line) for line in proc.stdout.splitlines()]
+
+
+def test_reports_agree_with_ground_truth(crawl: Crawl) -> None:
+    web, port = crawl.web, crawl.port
+    inbound = web.expected_domain_inbound()
+    top = report(crawl, "top")
+    assert {r["domain"]: r["referring_domains"] for r in top} == {
+        d: v[0] for d, v in inbound.items()
+    }
+    counts = [(r["referring_domains"], r["backlinks"]) for r in top]
+    assert counts == sorted(counts, reverse=True)
+    domain = max(inbound, key=lambda d: (inbound[d][1], d))  # the most linked domain
+    domains = web.domains()
+    expected = {(s, d) for s, d, _, _ in web.expected_backlinks(port)
+                if domains[urlsplit(d).hostname or ""] == domain}  # fmt: skip
+    rows = report(crawl, "backlinks", domain)
+    assert {(r["src_url"], r["dst_url"]) for r in rows} == expected
+    refdomains = report(crawl, "refdomains", domain.upper())  # case does not matter
+    assert sum(int(r["backlinks"]) for r in refdomains) == inbound[domain][1]  # type: ignore[call-overload]
+    assert len(refdomains) == inbound[domain][0]
+    anchors = report(crawl, "anchors", domain)
+    assert {(domain, r["anchor"]): (r["backlinks"], r["referring_domains"]) for r in anchors} == {
+        k: v for k, v in web.expected_anchors().items() if k[0] == domain
+    }
+    # a host name (not a registered domain) filters on that host only
+    host = urlsplit(next(iter(expected))[1]).hostname or ""
+    rows = report(crawl, "backlinks", host)
+    assert {(r["src_url"], r["dst_url"]) for r in rows} == {
+        (s, d) for s, d in expected if urlsplit(d).hostname == host
+    }

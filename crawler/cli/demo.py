@@ -100,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
             "PrettyCompact",
         ).decode()
     )
+    # name the command as it was run, so the hint works as printed (e.g. .venv/bin/linkgraph)
+    prog = sys.argv[0] if sys.argv[0].endswith("linkgraph") else "linkgraph"
+    prog = os.path.relpath(prog) if os.path.isabs(prog) else prog
     out.write(
-        f"\nQuery it yourself:\n  linkgraph top --data-dir {args.data_dir}\n"
-        f"  linkgraph sql --data-dir {args.data_dir} 'SELECT * FROM domain_inbound'\n"
+        f"\nQuery it yourself:\n  {prog} top --data-dir {args.data_dir}\n"
+        f"  {prog} sql --data-dir {args.data_dir} 'SELECT * FROM domain_inbound'\n"
     )
     return 0 if result.finish_reason == "finished" else 1

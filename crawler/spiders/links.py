@@ -28,7 +28,7 @@ from twisted.internet.error import (
 from crawler.frontier import Entry
 from crawler.items import PageItem
 from crawler.middlewares.robots import RobotsDisallowed
-from crawler.resolver import GuardedResolver, RefusedAddress
+from crawler.resolver import GuardedResolver, RefusedAddress, refusal_key
 from crawler.urls import host_of, resolve
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def describe_failure(failure: Failure, url: str = "") -> str:
     if isinstance(exc, RobotsDisallowed):
         return exc.reason
     if isinstance(exc, (RefusedAddress, CannotResolveHostError, DNSLookupError)):
-        if isinstance(exc, RefusedAddress) or (url and host_of(url) in GuardedResolver.refused):
+        if isinstance(exc, RefusedAddress) or (url and refusal_key(host_of(url)) in GuardedResolver.refused):
             return "refused: non-public address"
         return "dns"
     if isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):

@@ -1,0 +1,112 @@
+"""Crawl behaviours on the test web: resuming a job, limits, the private-address guard, WARC
+output, and the demo. Each crawl is a real `linkgraph crawl` process."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.localweb.server import LocalWebServer, write_hosts_file
+from tests.conftest import query, run_linkgraph
+from tests.testweb import TestWeb, build_test_web
+
+
+@pytest.fixture(scope="module")
+def web() -> TestWeb:
+    return build_test_web()
+
+
+@pytest.fixture
+def served(web: TestWeb, tmp_path: Path) -> Iterator[tuple[LocalWebServer, Path]]:
+    hosts_file = tmp_path / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        yield server, hosts_file
+
+
+def crawl_args(data: Path, hosts_file: Path, *extra: str) -> list[str]:
+    return ["crawl", "--data-dir", str(data), "--hosts-file", str(hosts_file), "--delay", "0",
+            "-q", *extra]  # fmt: skip
+
+
+def page_requests(server: LocalWebServer, web: TestWeb) -> Counter[tuple[str, str]]:
+    robots = web.robots_paths()
+    return Counter((e.host, e.path) for e in server.requests() if (e.host, e.path) not in robots)
+
+
+def test_a_stopped_job_resumes_without_fetching_anything_twice(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path
+) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    args = crawl_args(data, hosts_file, "--job", "resume", "--allow-private")
+    run_linkgraph(*args, *web.seeds(server.port), "--max-pages", "20")
+    assert query(data, "SELECT count() FROM pages") == [(20,)]
+    run_linkgraph(*args)  # no seeds: the job is known, so it resumes
+    rows = query(data, "SELECT url, status FROM pages")
+    assert dict(rows) == web.expected_pages(server.port) and len(rows) == len(dict(rows))
+    requests = page_requests(server, web)
+    assert set(requests) == web.expected_requests()
+    assert max(requests.values()) == 1, "a page was fetched twice across the two runs"
+
+
+def test_depth_limit(web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    seeds = web.seeds(server.port)
+    run_linkgraph(*crawl_args(data, hosts_file, "--allow-private", "--max-depth", "1"), *seeds)
+    nofollow = web.expected_nofollow_pages(server.port)
+    depth1 = {dst for src, dst, *_ in web.expected_links(server.port)
+              if src in seeds and src not in nofollow}  # fmt: skip
+    rows = query(data, "SELECT url, depth FROM pages")
+    assert {url for url, _ in rows} == set(seeds) | depth1
+    assert {url for url, depth in rows if depth == 0} == set(seeds)
+
+
+def test_private_addresses_are_refused_by_default(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path
+) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    seeds = [*web.seeds(server.port), f"http://127.0.0.1:{server.port}/", "http://[::1]:9/"]
+    run_linkgraph(*crawl_args(data, hosts_file), *seeds)
+    assert server.requests() == []
+    rows = query(data, "SELECT url, status, error FROM pages ORDER BY url")
+    assert sorted(rows) == sorted((url, 0, "refused: non-public address") for url in seeds)
+
+
+def test_warc_archive_holds_every_response(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path
+) -> None:
+    server, hosts_file = served
+    data, warc_dir = tmp_path / "data", tmp_path / "warc"
+    run_linkgraph(*crawl_args(data, hosts_file, "--allow-private", "--warc", str(warc_dir)),
+                  *web.seeds(server.port))  # fmt: skip
+    records = {}
+    for path in warc_dir.glob("*.warc.gz"):
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_type == "response":
+                    status = int(record.http_headers.get_statuscode())
+                    records[record.rec_headers.get_header("WARC-Target-URI")] = (
+                        status, len(record.content_stream().read())
+                    )  # fmt: skip
+    fetched = dict(query(data, "SELECT url, (status, bytes) FROM pages WHERE status > 0"))
+    assert records == {url: tuple(v) for url, v in fetched.items()}
+    assert len(records) == len(web.expected_requests())
+
+
+def test_demo_prints_the_index(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    proc = run_linkgraph("demo", "--data-dir", str(data), "--hosts", "8", "--pages", "60")
+    assert "Top domains by referring domains:" in proc.stdout
+    assert "A sample of backlinks:" in proc.stdout
+    pages = query(data, "SELECT count() FROM pages")[0][0]
+    assert "job demo: finished" in proc.stderr and f"recorded {pages} pages" in proc.stderr
+    top = query(data, "SELECT dst_domain FROM domain_inbound ORDER BY referring_domains DESC, "
+                "backlinks DESC, dst_domain LIMIT 1")[0][0]  # fmt: skip
+    assert f"│ {top} " in proc.stdout.split("A sample of backlinks:")[0]
