@@ -162,7 +162,9 @@ class DeclaredWeb(StaticWeb):
     def disallowed_paths(self) -> set[tuple[str, str]]:
         """(host, path) never to be requested: robots-refused URLs and every declared page
         the crawl cannot reach (links in comments, on error or nofollow pages...)."""
-        refused = {split_url(u)[1:] for u, o in self.outcomes.items() if o.error.startswith("robots")}
+        refused = {
+            split_url(u)[1:] for u, o in self.outcomes.items() if o.error.startswith("robots")
+        }
         declared = {(h.name, p.path) for h in self.declared.values() for p in h.pages}
         return refused | (declared - self.expected_requests())
 

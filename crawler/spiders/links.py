@@ -114,7 +114,9 @@ def describe_failure(failure: Failure, url: str = "") -> str:
     if isinstance(exc, RobotsDisallowed):
         return exc.reason
     if isinstance(exc, (RefusedAddress, CannotResolveHostError, DNSLookupError)):
-        if isinstance(exc, RefusedAddress) or (url and refusal_key(host_of(url)) in GuardedResolver.refused):
+        if isinstance(exc, RefusedAddress) or (
+            url and refusal_key(host_of(url)) in GuardedResolver.refused
+        ):
             return "refused: non-public address"
         return "dns"
     if isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
