@@ -55,13 +55,12 @@ def read_index(data_dir: Path) -> dict[str, int]:
         links = client.query(
             "SELECT count() FROM links WHERE job = {job:String}", parameters={"job": JOB}
         ).result_rows[0][0]
-        sizes = dict(
-            client.query(
-                "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = "
-                "{db:String} AND table IN ('pages', 'links') AND active GROUP BY table",
-                parameters={"db": client.database},
-            ).result_rows
-        )
+        parts = client.query(
+            "SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = "
+            "{db:String} AND table IN ('pages', 'links') AND active GROUP BY table",
+            parameters={"db": client.database},
+        ).result_rows
+        sizes: dict[str, int] = {str(table): int(size) for table, size in parts}
     finally:
         close_embedded()
     return {

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import CloseSpider
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 
 
@@ -41,6 +41,8 @@ class PlainSpider(scrapy.Spider):
         if self.pages >= self.limit:
             return
         self.pages += 1
+        if not isinstance(response, TextResponse):
+            return  # the bench web serves only HTML; anything else has no links to extract
         self.hosts.add(urlsplit(response.url).hostname or "")
         links = self.extractor.extract_links(response)
         self.links += len(links)

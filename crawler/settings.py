@@ -48,7 +48,8 @@ REDIS_URL = ""  # set by the CLI: the embedded server's URL or --redis
 DOWNLOAD_DELAY = 0
 CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 64
-CONCURRENT_ITEMS = 200
+# The spider yields one item per response, and Scrapy starts this many tasks per response.
+CONCURRENT_ITEMS = 1
 DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 0

@@ -137,6 +137,15 @@ def host_of(url: str) -> str:
     return parts[1] if parts else ""
 
 
+def canonical_host(url: str) -> str:
+    """host_of() for a URL this module produced (resolve/canonicalize), by slicing: the hot path
+    calls it for every link, and a canonical URL need not be parsed again."""
+    authority = url.split("/", 3)[2].rpartition("@")[2]  # userinfo never holds a raw "/" or "@"
+    if authority.startswith("["):
+        return authority[: authority.index("]") + 1]
+    return authority.partition(":")[0]
+
+
 def origin_of(url: str) -> str:
     """The URL's origin as `scheme://host:port`, port always spelled out (robots.txt scope)."""
     parts = _host_and_port(url)

@@ -19,7 +19,7 @@ from twisted.internet import task
 from crawler.frontier import Frontier, fingerprint, frontier_for
 from crawler.items import PageItem
 from crawler.storage import StorageTarget, connect
-from crawler.urls import host_of, registered_domain
+from crawler.urls import canonical_host, registered_domain
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
@@ -120,7 +120,7 @@ class ClickHousePipeline:
 
     def process_item(self, item: PageItem) -> PageItem:
         when = datetime.fromtimestamp(item.fetched_at, tz=timezone.utc)
-        host = host_of(item.url)
+        host = canonical_host(item.url)
         domain = registered_domain(host)
         parsed = item.parsed
         links = parsed.links if parsed else []
@@ -146,7 +146,7 @@ class ClickHousePipeline:
             ]
         )
         for link in links:
-            dst_host = host_of(link.url)
+            dst_host = canonical_host(link.url)
             self._links.append(
                 [
                     item.job,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from crawler.extraction import extract
-from crawler.urls import canonicalize, resolve
+from crawler.urls import canonical_host, canonicalize, host_of, resolve
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ORACLE = SHARED / "oracles" / "url" / "urltestdata.jsonl"
@@ -80,3 +80,12 @@ def test_extract_link(case: dict) -> None:
 @pytest.mark.parametrize("case", WITHOUT_BASE, ids=_case_id)
 def test_canonicalize(case: dict) -> None:
     assert canonicalize(case["input"]) == _expected(case)
+
+
+def test_canonical_host_slices_what_host_of_parses() -> None:
+    """The hot path takes hosts of canonical URLs by slicing; it must agree with a full parse."""
+    urls = [canonicalize(c["input"]) for c in CASES]
+    urls += [resolve(c["base"], c["input"]) for c in WITH_BASE]
+    canonical = [u for u in urls if u]
+    assert len(canonical) > 250
+    assert [canonical_host(u) for u in canonical] == [host_of(u) for u in canonical]

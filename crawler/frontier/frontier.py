@@ -16,7 +16,7 @@ import redis
 
 from crawler.frontier import scripts
 from crawler.frontier.keys import JOBS_KEY, JobKeys
-from crawler.urls import host_of
+from crawler.urls import canonical_host, host_of
 
 # A popped request that is not recorded within this time is considered lost with its worker.
 DEFAULT_LEASE_SECONDS = 300.0
@@ -86,8 +86,7 @@ class Frontier:
         """Queue each (canonical url, depth) not seen before in this job; returns how many."""
         argv: list[str | float | int] = [self.keys.base, time.time(), self.max_pages_per_host]
         for url, depth in items:
-            entry = Entry.new(url, depth)
-            argv += (entry.fp, host_of(url), entry.dumps())
+            argv += (canonical_host(url), Entry.new(url, depth).dumps())
         if len(argv) == 3:
             return 0
         return int(self._add(args=argv))

@@ -12,7 +12,8 @@ touches lives in the job's cluster slot.
 
 from __future__ import annotations
 
-# ARGV: prefix, now, max_per_host (0 = no cap), then (fingerprint, host, entry) triples.
+# ARGV: prefix, now, max_per_host (0 = no cap), then (host, entry) pairs; an entry's
+# fingerprint is its characters 3-18 (see Entry.dumps).
 # Returns how many entries were new and queued.
 ADD = """
 local p = ARGV[1]
@@ -20,8 +21,9 @@ local now = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local due, next_at, hc = p .. 'due', p .. 'next_at', p .. 'host_count'
 local added = 0
-for i = 4, #ARGV, 3 do
-  local fp, host, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 4, #ARGV, 2 do
+  local host, entry = ARGV[i], ARGV[i + 1]
+  local fp = string.sub(entry, 3, 18)
   local room = cap <= 0 or tonumber(redis.call('HGET', hc, host) or '0') < cap
   if room and redis.call('SADD', p .. 'seen', fp) == 1 then
     redis.call('RPUSH', p .. 'q:' .. host, entry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crawler.frontier import Frontier, frontier_for
-from crawler.urls import host_of
+from crawler.urls import canonical_host
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -34,6 +34,8 @@ class PolitenessMiddleware:
 
     def _release(self, request: Request) -> None:
         # robots.txt fetches happen inside a page request's turn, which they must not end
-        if "lg_entry" in request.meta and not request.meta.get("lg_released"):
+        entry = request.meta.get("lg_entry")
+        if entry is not None and not request.meta.get("lg_released"):
             request.meta["lg_released"] = True
-            self.frontier.release(host_of(request.url))
+            # the entry's URL, as queued: Scrapy may have re-escaped request.url
+            self.frontier.release(canonical_host(entry.url))

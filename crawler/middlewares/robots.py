@@ -18,7 +18,7 @@ from scrapy.exceptions import IgnoreRequest
 from crawler import ROBOTS_TOKEN
 from crawler.frontier import Frontier, frontier_for
 from crawler.robots import RobotsPolicy
-from crawler.urls import host_of, origin_of, resolve
+from crawler.urls import canonical_host, host_of, origin_of, resolve
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -73,9 +73,10 @@ class RobotsMiddleware:
         )
 
     async def process_request(self, request: Request) -> None:
-        if "lg_entry" not in request.meta:
+        entry = request.meta.get("lg_entry")
+        if entry is None:
             return  # robots.txt itself, or a request linkgraph did not schedule
-        policy, failure = await self.policy_for(origin_of(request.url), host_of(request.url))
+        policy, failure = await self.policy_for(origin_of(entry.url), canonical_host(entry.url))
         if not policy.allowed(request.url, self.token):
             raise RobotsDisallowed(f"robots.txt disallows {request.url}", failure or "robots")
 
