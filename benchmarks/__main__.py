@@ -89,6 +89,7 @@ def run_plain(
         "--hosts-file", str(hosts), "--pages", str(pages), "--result", str(result),
         "--concurrency", str(linkgraph_settings.CONCURRENT_REQUESTS),
         "--concurrency-per-domain", str(linkgraph_settings.CONCURRENT_REQUESTS_PER_DOMAIN),
+        "--concurrent-items", str(linkgraph_settings.CONCURRENT_ITEMS),
         "--user-agent", linkgraph_settings.USER_AGENT,
     ]  # fmt: skip
     if robots:
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nCrawl benchmark: {args.hosts:,} hosts x {args.pages_per_host} pages (20-60 KB, "
         f"50-150 links), {out['seeds']:,} seeds, {args.pages:,} pages per crawler, "
-        f"CONCURRENT_REQUESTS={linkgraph_settings.CONCURRENT_REQUESTS}, no delay, "
+        f"CONCURRENT_REQUESTS={linkgraph_settings.CONCURRENT_REQUESTS}, "
+        f"CONCURRENT_ITEMS={linkgraph_settings.CONCURRENT_ITEMS}, no delay, "
         f"{_cpus()} CPUs\n"
     )
     print(table(ours, plain))

@@ -24,6 +24,15 @@ SHARED = ROOT.parent / "shared"
 LINKGRAPH = [sys.executable, "-m", "crawler.cli.main"]
 
 
+def skip_without_oracle(path: Path) -> None:
+    """The oracles live in ../shared beside the project root; CI always has them."""
+    if not path.is_file():
+        pytest.skip(
+            f"oracle {path} not found (it lives in ../shared beside the project root)",
+            allow_module_level=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Valkey server on loopback for the whole session (the bundled binary)."""

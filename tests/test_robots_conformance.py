@@ -8,7 +8,6 @@ which are marked as expected failures (strict, so following them by accident is 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,15 +17,11 @@ from crawler.robots import (
     url_path_for_robots,
     valid_product_token,
 )
+from tests.conftest import SHARED, skip_without_oracle
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ORACLE = SHARED / "oracles" / "robots" / "google_robots_cases.jsonl"
 
-if not ORACLE.is_file():
-    pytest.skip(
-        f"robots oracle {ORACLE} not found (it lives in ../shared beside the project root)",
-        allow_module_level=True,
-    )
+skip_without_oracle(ORACLE)
 
 # Oracle case id -> why we deliberately behave differently from Google there.
 GOOGLE_ONLY_NOT_FOLLOWED: dict[int, str] = {

@@ -9,21 +9,16 @@ dropped.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from crawler.extraction import extract
 from crawler.urls import canonical_host, canonicalize, host_of, resolve
+from tests.conftest import SHARED, skip_without_oracle
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 ORACLE = SHARED / "oracles" / "url" / "urltestdata.jsonl"
 
-if not ORACLE.is_file():
-    pytest.skip(
-        f"URL oracle {ORACLE} not found (it lives in ../shared beside the project root)",
-        allow_module_level=True,
-    )
+skip_without_oracle(ORACLE)
 
 CASES = [json.loads(line) for line in ORACLE.read_text(encoding="utf-8").splitlines() if line]
 WITH_BASE = [case for case in CASES if case["base"] is not None]
