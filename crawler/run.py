@@ -34,6 +34,7 @@ class CrawlOptions:
     max_pages: int = 0
     max_pages_per_host: int = 0
     max_depth: int = 0
+    follow_links: bool = True
     delay: float = 1.0
     hosts_file: str = ""
     allow_private: bool = False
@@ -81,6 +82,7 @@ def build_settings(options: CrawlOptions, redis_url: str) -> Settings:
             "LINKGRAPH_MAX_PAGES": options.max_pages,
             "LINKGRAPH_MAX_PAGES_PER_HOST": options.max_pages_per_host,
             "LINKGRAPH_MAX_DEPTH": options.max_depth,
+            "LINKGRAPH_FOLLOW_LINKS": options.follow_links,
             "LINKGRAPH_DELAY": options.delay,
             "LINKGRAPH_HOSTS_FILE": options.hosts_file,
             "LINKGRAPH_ALLOW_PRIVATE": options.allow_private,

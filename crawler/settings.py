@@ -23,6 +23,7 @@ LINKGRAPH_LEASE_SECONDS = 300.0  # a request not finished by then is returned to
 LINKGRAPH_MAX_PAGES = 0  # 0 = no limit; pages fetched (or refused) in the whole job
 LINKGRAPH_MAX_PAGES_PER_HOST = 0  # 0 = no limit; URLs queued per host
 LINKGRAPH_MAX_DEPTH = 0  # 0 = no limit; link hops from a seed
+LINKGRAPH_FOLLOW_LINKS = True  # False: fetch the seeds only (a re-crawl of known pages)
 LINKGRAPH_ALLOW_PRIVATE = False  # fetch private, loopback and link-local addresses
 LINKGRAPH_HOSTS_FILE = ""  # /etc/hosts-format file of names resolved for this crawl only
 LINKGRAPH_ROBOTS_TTL = 86400.0  # seconds a fetched robots.txt stays valid for every worker

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from scrapy.exceptions import NotConfigured
+
 from crawler.frontier import Frontier, frontier_for
 from crawler.items import PageItem
 
@@ -22,6 +24,8 @@ class FrontierPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierPipeline:
+        if not crawler.settings.getbool("LINKGRAPH_FOLLOW_LINKS"):
+            raise NotConfigured  # a re-crawl fetches known pages and records, follows nothing
         return cls(frontier_for(crawler), crawler.settings.getint("LINKGRAPH_MAX_DEPTH"))
 
     def process_item(self, item: PageItem) -> PageItem:
