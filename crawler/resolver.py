@@ -93,11 +93,13 @@ class GuardedResolver(CachingThreadedResolver):
     def from_crawler(cls, crawler: Crawler, reactor: Any) -> GuardedResolver:
         s = crawler.settings
         hosts_file = s.get("LINKGRAPH_HOSTS_FILE")
+        hosts = read_hosts_file(hosts_file) if hosts_file else {}
+        hosts.update(s.getdict("LINKGRAPH_HOSTS"))
         return cls(
             reactor,
             s.getint("DNSCACHE_SIZE") if s.getbool("DNSCACHE_ENABLED") else 0,
             s.getfloat("DNS_TIMEOUT"),
-            read_hosts_file(hosts_file) if hosts_file else {},
+            hosts,
             s.getbool("LINKGRAPH_ALLOW_PRIVATE"),
         )
 

@@ -26,12 +26,15 @@ LINKGRAPH_MAX_DEPTH = 0  # 0 = no limit; link hops from a seed
 LINKGRAPH_FOLLOW_LINKS = True  # False: fetch the seeds only (a re-crawl of known pages)
 LINKGRAPH_ALLOW_PRIVATE = False  # fetch private, loopback and link-local addresses
 LINKGRAPH_HOSTS_FILE = ""  # /etc/hosts-format file of names resolved for this crawl only
+LINKGRAPH_HOSTS: dict[str, str] = {}  # more such names (a worker gets the job's from Redis)
 LINKGRAPH_ROBOTS_TTL = 86400.0  # seconds a fetched robots.txt stays valid for every worker
 LINKGRAPH_ROBOTS_MAX_REDIRECTS = 5  # RFC 9309 section 2.3.1.2
 LINKGRAPH_ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 section 2.5: parse at least 500 KiB
 LINKGRAPH_BATCH_ROWS = 20000  # link rows per ClickHouse insert
 LINKGRAPH_BATCH_SECONDS = 2.0  # ... or at least this often while pages arrive
 LINKGRAPH_RETURN_LEASES_AT_START = True  # a single-process crawl owns its job's leases
+LINKGRAPH_HANDOFF = False  # a worker of an embedded-index job: rows go to the coordinator
+LINKGRAPH_WORKERS_WAIT = 120.0  # seconds the index owner waits at the end for other workers
 LINKGRAPH_WARC_DIR = ""  # "" = no WARC archive; else write gzipped WARC files here
 LINKGRAPH_PROGRESS_SECONDS = 5.0  # 0 = no progress lines
 

@@ -1,8 +1,9 @@
-"""Records pages and links in ClickHouse, in batches, and only then ends their frontier leases.
+"""Records pages and links in the index, in batches; their frontier leases end only once stored.
 
-Rows are buffered and written by one background thread (the crawl keeps fetching meanwhile), at
-most one batch in flight so memory stays bounded. A page's lease is acknowledged after its rows
-are stored: if the process dies first, the page is fetched again on resume, never lost.
+Rows are buffered and handed to a sink (ClickHouse directly, or the coordinator through Redis, see
+crawler/sinks.py) by one background thread, so the crawl keeps fetching meanwhile; at most one
+batch is in flight, so memory stays bounded. If the process dies before a batch is stored, its
+pages are fetched again when their leases run out: never lost.
 """
 
 from __future__ import annotations
@@ -10,58 +11,25 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from twisted.internet import task
 
+from crawler import jobs
 from crawler.frontier import Frontier, fingerprint, frontier_for
 from crawler.items import PageItem
+from crawler.sinks import ClickHouseSink, Row, Sink, StreamConsumer, StreamSink
 from crawler.storage import StorageTarget, connect
 from crawler.urls import canonical_host, registered_domain
 
 if TYPE_CHECKING:
-    from clickhouse_connect.driver.client import Client
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
-PAGE_COLUMNS = [
-    "job",
-    "url",
-    "host",
-    "domain",
-    "status",
-    "content_type",
-    "bytes",
-    "depth",
-    "fetched_at",
-    "title",
-    "canonical",
-    "noindex",
-    "nofollow",
-    "error",
-    "location",
-    "links",
-]
-LINK_COLUMNS = [
-    "job",
-    "src_url",
-    "src_host",
-    "src_domain",
-    "dst_url",
-    "dst_host",
-    "dst_domain",
-    "anchor",
-    "tag",
-    "nofollow",
-    "ugc",
-    "sponsored",
-    "page_nofollow",
-    "fetched_at",
-]
 WRITE_ATTEMPTS = 3
+TICK_SECONDS = 0.5
 
 
 class StorageFailed(RuntimeError):
@@ -77,15 +45,21 @@ class ClickHousePipeline:
         *,
         batch_rows: int,
         batch_seconds: float,
+        handoff: bool,
+        workers_wait: float,
     ) -> None:
         self.crawler = crawler
         self.target = target
         self.frontier = frontier
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
-        self.client: Client | None = None
-        self._pages: list[list[Any]] = []
-        self._links: list[list[Any]] = []
+        self.handoff = handoff
+        self.workers_wait = workers_wait
+        self.sink: Sink | None = None
+        # The owner of an embedded index also inserts what other workers hand over.
+        self.consumer: StreamConsumer | None = None
+        self._pages: list[Row] = []
+        self._links: list[Row] = []
         self._fps: list[str] = []
         self._since = time.monotonic()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
@@ -104,22 +78,43 @@ class ClickHousePipeline:
             frontier_for(crawler),
             batch_rows=s.getint("LINKGRAPH_BATCH_ROWS"),
             batch_seconds=s.getfloat("LINKGRAPH_BATCH_SECONDS"),
+            handoff=s.getbool("LINKGRAPH_HANDOFF"),
+            workers_wait=s.getfloat("LINKGRAPH_WORKERS_WAIT"),
         )
 
     def open_spider(self) -> None:
-        self.client = connect(self.target)
+        if self.handoff:
+            self.sink = StreamSink(self.frontier.client, self.frontier.keys.rows)
+        else:
+            client = connect(self.target)
+            self.sink = ClickHouseSink(client, self.frontier)
+            if self.target.embedded:
+                f = self.frontier
+                self.consumer = StreamConsumer(f.client, f.keys.rows, client, f)
         self._ticker = task.LoopingCall(self._tick)
-        self._ticker.start(self.batch_seconds, now=False)
+        self._ticker.start(TICK_SECONDS, now=False)
 
     def close_spider(self) -> None:
         if self._ticker is not None and self._ticker.running:
             self._ticker.stop()
         self.flush()
         self._wait()
+        if self.consumer is not None:
+            self._wait_for_workers(self.consumer)
         self._writer.shutdown()
 
+    def _wait_for_workers(self, consumer: StreamConsumer) -> None:
+        """Other workers hand their rows to this process: stay until they have all left."""
+        if self.frontier.has_work():  # stopping early, not finished: stop the others too
+            jobs.set_state(self.frontier.client, self.frontier.job, jobs.STOPPED)
+        deadline = time.monotonic() + self.workers_wait
+        while self.frontier.live_workers() > 1 and time.monotonic() < deadline:
+            consumer.drain(block_ms=200)
+        while consumer.drain(block_ms=10):
+            pass
+
     def process_item(self, item: PageItem) -> PageItem:
-        when = datetime.fromtimestamp(item.fetched_at, tz=timezone.utc)
+        when = item.fetched_at
         host = canonical_host(item.url)
         domain = registered_domain(host)
         parsed = item.parsed
@@ -179,6 +174,13 @@ class ClickHousePipeline:
             self._check(self._pending)
         if self._pages and time.monotonic() - self._since >= self.batch_seconds:
             self.flush()
+        elif self.consumer is not None and self._pending is None:
+            self._pending = self._writer.submit(self._drain, self.consumer)
+
+    @staticmethod
+    def _drain(consumer: StreamConsumer) -> None:
+        while consumer.drain(block_ms=None):
+            pass
 
     def flush(self) -> None:
         """Hand the buffered rows to the writer thread (waiting for the previous batch)."""
@@ -209,16 +211,13 @@ class ClickHousePipeline:
                 self.crawler.engine.close_spider(self.crawler.engine.spider, "storage_error")
             raise StorageFailed(str(exc)) from exc
 
-    def _write(self, pages: list[list[Any]], links: list[list[Any]], fps: list[str]) -> None:
-        assert self.client is not None
+    def _write(self, pages: list[Row], links: list[Row], fps: list[str]) -> None:
+        assert self.sink is not None
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                if links:
-                    self.client.insert("links", links, column_names=LINK_COLUMNS)
-                self.client.insert("pages", pages, column_names=PAGE_COLUMNS)
-                break
+                self.sink.write(pages, links, fps)
+                return
             except Exception:
                 if attempt == WRITE_ATTEMPTS:
                     raise
                 time.sleep(attempt)
-        self.frontier.ack(fps)

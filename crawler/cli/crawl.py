@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from crawler.cli.common import (
     job_name,
     non_negative_float,
     non_negative_int,
+    positive_int,
     storage_target,
 )
 from crawler.errors import UsageError
@@ -34,6 +36,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_redis(p)
     add_crawl_limits(p)
     p.add_argument("--warc", metavar="DIR", default="", help="also archive responses as WARC here")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="crawling processes on this machine (default: the number of cores); more can "
+        "join from anywhere with `linkgraph worker`",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=non_negative_float,
+        default=300.0,
+        metavar="S",
+        help="a request not recorded this long after it was handed out (its worker died) is "
+        "handed out again (default 300)",
+    )
     p.set_defaults(func=run)
 
 
@@ -128,6 +146,8 @@ def options_from(args: argparse.Namespace, seeds: list[str]) -> CrawlOptions:
         warc_dir=getattr(args, "warc", ""),
         log_level="INFO" if args.verbose else "WARNING",
         progress_seconds=0 if args.quiet else 5.0,
+        workers=getattr(args, "workers", 1),
+        lease_seconds=getattr(args, "lease_seconds", 300.0),
     )
 
 

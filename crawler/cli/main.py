@@ -10,7 +10,7 @@ from crawler.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crawler.cli import crawl, demo, query, tools
+    from crawler.cli import crawl, demo, jobs, query, tools
 
     parser = argparse.ArgumentParser(
         prog="linkgraph",
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"linkgraph {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     crawl.add_parser(sub)
+    jobs.add_parsers(sub)
     query.add_parsers(sub)
     tools.add_parsers(sub)
     demo.add_parser(sub)

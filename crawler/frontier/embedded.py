@@ -81,13 +81,14 @@ class EmbeddedRedis:
             return None
         return url
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
+        """Start the server (on `port`, or a free one), or join the one already running."""
         existing = self.running_url()
         if existing:
             self.url = existing
             return existing
         self.dir.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        port = port or _free_port()
         args = [
             _executable(),
             "--bind",

@@ -103,14 +103,17 @@ class Frontier:
         """The host's request is finished (response or failure): start its delay now."""
         self._release(args=[self.keys.base, host, time.time(), self.delay])
 
-    def ack(self, fingerprints: Iterable[str]) -> None:
-        """These entries' pages are recorded: their leases end."""
+    def ack(self, fingerprints: Iterable[str], failed: int = 0) -> None:
+        """These entries' pages are recorded (`failed` of them without a response): their
+        leases end."""
         fps = list(fingerprints)
         if fps:
             pipe = self.client.pipeline(transaction=False)
             pipe.hdel(self.keys.leases, *fps)
             pipe.zrem(self.keys.lease_times, *fps)
             pipe.hincrby(self.keys.stats, "recorded", len(fps))
+            if failed:
+                pipe.hincrby(self.keys.stats, "failed", failed)
             pipe.execute()
 
     def return_leases(self, entries: Iterable[Entry] | None = None) -> int:
@@ -140,6 +143,9 @@ class Frontier:
         pipe.zremrangebyscore(self.keys.workers, "-inf", now - WORKER_TIMEOUT)
         pipe.zcard(self.keys.workers)
         return int(pipe.execute()[-1]) - 1
+
+    def live_workers(self) -> int:
+        return int(self.client.zcount(self.keys.workers, time.time() - WORKER_TIMEOUT, "+inf"))
 
     def leave(self, worker: str) -> None:
         self.client.zrem(self.keys.workers, worker)

@@ -80,5 +80,10 @@ class JobKeys:
         """Hash: the job's settings as first started (limits, delay, agent)."""
         return self._key("config")
 
+    @property
+    def rows(self) -> str:
+        """Stream of row batches that workers hand to the process owning the embedded index."""
+        return self._key("rows")
+
     def queue(self, host: str) -> str:
         return f"{self.base}q:{host}"

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
+from crawler import jobs
 from crawler.frontier import frontier_for
 from crawler.frontier.dupefilter import FingerprintDupeFilter
 from crawler.frontier.queue import HostQueue
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 MAX_WAKE_INTERVAL = 0.5
 # How often a worker says it is alive and returns leases that ran out (any worker's).
 HEARTBEAT_SECONDS = 5.0
+# How often the job's state (running, paused, stopped) is read.
+STATE_SECONDS = 1.0
 
 
 class FrontierScheduler(Scheduler):
@@ -54,6 +57,8 @@ class FrontierScheduler(Scheduler):
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake_call: Any = None
         self._heartbeat = task.LoopingCall(self._beat)
+        self._state = (0.0, jobs.RUNNING)
+        self._stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
@@ -94,7 +99,21 @@ class FrontierScheduler(Scheduler):
         self.queue.push(request)
         return True
 
+    def job_state(self) -> str:
+        read_at, state = self._state
+        if time.monotonic() - read_at > STATE_SECONDS:
+            state = jobs.state(self.frontier.client, self.frontier.job)
+            self._state = (time.monotonic(), state)
+        if state == jobs.STOPPED and not self._stopping:
+            self._stopping = True
+            logger.warning("Job %s stopped: finishing requests in flight", self.frontier.job)
+            self.crawler.stop()
+        return state
+
     def next_request(self) -> Request | None:
+        if self.job_state() != jobs.RUNNING:
+            self._wake_at(time.time() + MAX_WAKE_INTERVAL)  # paused: look again soon
+            return None
         request = self.queue.pop()
         if request is not None:
             self.stats.inc_value("scheduler/dequeued/redis")
@@ -105,6 +124,8 @@ class FrontierScheduler(Scheduler):
         return request
 
     def has_pending_requests(self) -> bool:
+        if self.job_state() == jobs.PAUSED:
+            return True  # stay up, fetching nothing, until resumed
         return bool(self.queue._ready) or self.frontier.has_work()
 
     def _wake_at(self, due: float) -> None:

@@ -1,0 +1,280 @@
+"""Many workers, one frontier: politeness across processes, and nothing lost when a worker is
+killed, a crawl is interrupted, or Redis restarts. Real processes, real Valkey, the test web."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.frontier.embedded import EmbeddedRedis
+from crawler.localweb.server import LocalWebServer, RequestLog, write_hosts_file
+from tests.conftest import LINKGRAPH, ROOT, query, run_linkgraph
+from tests.testweb import TestWeb, build_test_web
+
+CLOCK_SLACK = 0.01
+
+
+@pytest.fixture(scope="module")
+def web() -> TestWeb:
+    return build_test_web()
+
+
+@pytest.fixture
+def served(web: TestWeb, tmp_path: Path) -> Iterator[tuple[LocalWebServer, Path]]:
+    hosts_file = tmp_path / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        yield server, hosts_file
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Valkey server of this test only, which the test may restart."""
+    server = EmbeddedRedis(tmp_path / "valkey")
+    server.start()
+    yield server
+    server.stop()
+
+
+def crawl_cmd(data: Path, hosts_file: Path, *extra: str) -> list[str]:
+    return [
+        *LINKGRAPH,
+        "crawl",
+        "--data-dir",
+        str(data),
+        "--hosts-file",
+        str(hosts_file),
+        "--allow-private",
+        "-q",
+        *extra,
+    ]
+
+
+def start(cmd: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 240) -> str:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{out}\n{err}"
+    return err
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def page_fetches(server: LocalWebServer, web: TestWeb) -> Counter[tuple[str, str]]:
+    robots = web.robots_paths()
+    return Counter((e.host, e.path) for e in server.requests() if (e.host, e.path) not in robots)
+
+
+def assert_index_complete(data: Path, web: TestWeb, port: int) -> None:
+    rows = query(data, "SELECT url, status FROM pages")
+    assert len(rows) == len(dict(rows)), "a page was recorded twice"
+    assert dict(rows) == web.expected_pages(port)
+    backlinks = query(data, "SELECT src_url, dst_url, follow, anchor FROM backlinks")
+    assert {(s, d, bool(f), a) for s, d, f, a in backlinks} == web.expected_backlinks(port)
+
+
+def worker_pids(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[1]) == parent and b"worker" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_three_workers_share_the_work_and_keep_every_host_polite(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path
+) -> None:
+    server, hosts_file = served
+    data, warc = tmp_path / "data", tmp_path / "warc"
+    delay = 0.2
+    finish(
+        start(
+            crawl_cmd(
+                data,
+                hosts_file,
+                "--workers",
+                "3",
+                "--delay",
+                str(delay),
+                "--warc",
+                str(warc),
+                *web.seeds(server.port),
+            )
+        )
+    )
+    assert_index_complete(data, web, server.port)
+    assert max(page_fetches(server, web).values()) == 1
+    # every process archived what it fetched: more than one of them did work
+    per_process = [
+        sum(1 for r in ArchiveIterator(p.open("rb")) if r.rec_type == "response")
+        for p in warc.glob("*.warc.gz")
+    ]
+    assert sum(per_process) == len(web.expected_requests())
+    assert sum(1 for n in per_process if n) >= 2
+    crawl_delays = web.crawl_delays()
+    by_host: dict[str, list[RequestLog]] = {}
+    for entry in sorted(server.requests(), key=lambda e: e.started):
+        by_host.setdefault(entry.host, []).append(entry)
+    for host, entries in by_host.items():
+        wanted = max(delay, crawl_delays.get(host, 0.0))
+        for before, after in pairwise(entries):
+            # after.started >= before.finished: one request in flight per host, across workers
+            assert after.started - before.finished >= wanted - CLOCK_SLACK, (host, after.path)
+
+
+def test_a_killed_worker_loses_nothing(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path, own_redis: EmbeddedRedis
+) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    proc = start(
+        crawl_cmd(
+            data,
+            hosts_file,
+            "--workers",
+            "3",
+            "--delay",
+            "0.5",
+            "--redis",
+            own_redis.url,
+            "--lease-seconds",
+            "3",
+            *web.seeds(server.port),
+        )
+    )
+    wait_for(lambda: len(worker_pids(proc.pid)) == 2 and len(server.requests()) >= 25)
+    victim = worker_pids(proc.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+    finish(proc)
+    assert_index_complete(data, web, server.port)
+    fetches = page_fetches(server, web)
+    assert set(fetches) == web.expected_requests()
+    # only what the dead worker held (fetched, not yet recorded) could be fetched again
+    assert sum(n - 1 for n in fetches.values()) <= 64
+
+
+def test_interrupted_crawl_resumes_without_fetching_twice(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path
+) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    cmd = crawl_cmd(data, hosts_file, "--job", "sigint", "--workers", "2", "--delay", "0.5")
+    proc = start([*cmd, *web.seeds(server.port)])
+    wait_for(lambda: len(server.requests()) >= 30)
+    proc.send_signal(signal.SIGINT)
+    finish(proc)
+    fetched_first = len(page_fetches(server, web))
+    assert 0 < fetched_first < len(web.expected_requests())
+    finish(start(cmd))  # the same job, no seeds: resume
+    assert_index_complete(data, web, server.port)
+    fetches = page_fetches(server, web)
+    assert set(fetches) == web.expected_requests()
+    assert max(fetches.values()) == 1, [k for k, n in fetches.items() if n > 1]
+
+
+def test_a_separate_worker_joins_and_does_part_of_the_work(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path, own_redis: EmbeddedRedis
+) -> None:
+    server, hosts_file = served
+    data, warc = tmp_path / "data", tmp_path / "worker-warc"
+    owner = start(
+        crawl_cmd(
+            data,
+            hosts_file,
+            "--job",
+            "joined",
+            "--workers",
+            "1",
+            "--delay",
+            "0.5",
+            "--redis",
+            own_redis.url,
+            *web.seeds(server.port),
+        )
+    )
+    wait_for(lambda: len(server.requests()) >= 5)
+    worker = start(
+        [
+            *LINKGRAPH,
+            "worker",
+            "--job",
+            "joined",
+            "--redis",
+            own_redis.url,
+            "--warc",
+            str(warc),
+            "-q",
+        ]
+    )
+    finish(worker)
+    finish(owner)
+    assert_index_complete(data, web, server.port)
+    fetched_by_worker = sum(
+        1
+        for p in warc.glob("*.warc.gz")
+        for r in ArchiveIterator(p.open("rb"))
+        if r.rec_type == "response"
+    )
+    assert 0 < fetched_by_worker < len(web.expected_requests())
+    assert max(page_fetches(server, web).values()) == 1
+
+
+def test_the_crawl_survives_a_redis_restart(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path, own_redis: EmbeddedRedis
+) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    port = int(own_redis.url.rsplit(":", 1)[1].split("/")[0])
+    proc = start(
+        crawl_cmd(
+            data,
+            hosts_file,
+            "--workers",
+            "2",
+            "--delay",
+            "0.5",
+            "--redis",
+            own_redis.url,
+            *web.seeds(server.port),
+        )
+    )
+    wait_for(lambda: len(server.requests()) >= 25)
+    own_redis.stop()  # SHUTDOWN: the append-only file is flushed
+    time.sleep(1.0)
+    own_redis.start(port=port)
+    finish(proc)
+    assert_index_complete(data, web, server.port)
+    assert set(page_fetches(server, web)) == web.expected_requests()
+
+
+def test_worker_needs_a_known_job(own_redis: EmbeddedRedis) -> None:
+    proc = run_linkgraph("worker", "--job", "nope", "--redis", own_redis.url, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "linkgraph: error: no job 'nope' in this frontier (see `linkgraph jobs`)"
+    )
