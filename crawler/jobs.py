@@ -33,6 +33,7 @@ class JobConfig:
     database: str = "linkgraph"
     lease_seconds: float = 300.0
     scope: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # `--set NAME=VALUE` overrides
 
 
 def save(client: redis.Redis, job: str, config: JobConfig) -> None:

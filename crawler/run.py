@@ -69,6 +69,7 @@ class CrawlOptions:
             embedded_storage=self.storage.embedded,
             database=self.storage.database,
             lease_seconds=self.lease_seconds,
+            settings=self.extra_settings,
         )
 
 
@@ -157,6 +158,10 @@ def run_crawl(options: CrawlOptions) -> CrawlResult:
 def _start_job(client: redis.Redis, options: CrawlOptions) -> None:
     if not options.seeds and not client.sismember(JOBS_KEY, options.job):
         raise UsageError(f"job {options.job!r} has no seeds: give URLs or --seeds-file to start it")
+    previous = jobs.load(client, options.job)
+    if previous and not options.seeds:  # resumed without seeds: the seeds' domains stay
+        seed_domains = previous.settings.get("LINKGRAPH_SEED_DOMAINS", [])
+        options.extra_settings["LINKGRAPH_SEED_DOMAINS"] = seed_domains
     jobs.save(client, options.job, options.job_config())
     frontier = Frontier(client, options.job)
     if frontier.live_workers() == 0:

@@ -20,10 +20,23 @@ LINKGRAPH_SEEDS: list[str] = []  # canonical seed URLs, fed by the spider's star
 LINKGRAPH_DELAY = 1.0  # seconds between two requests to one host, across all workers
 LINKGRAPH_MAX_DELAY = 30.0  # a robots.txt Crawl-delay above this is clamped to it
 LINKGRAPH_LEASE_SECONDS = 300.0  # a request not finished by then is returned to its queue
+LINKGRAPH_RETRY_TIMES = 3  # a 429, a 503 or a network failure is fetched again this often
+LINKGRAPH_RETRY_BACKOFF = 5.0  # seconds before a retry without Retry-After; doubles each time
+LINKGRAPH_MAX_RETRY_AFTER = 600.0  # a longer Retry-After is clamped to this
+LINKGRAPH_SLOW_SECONDS = 5.0  # a slower response stretches its host's delay to its latency
+LINKGRAPH_PARK_AFTER = 5  # failures in a row after which a host is parked...
+LINKGRAPH_PARK_SECONDS = 60.0  # ...this long, twice as long with each further failure
+LINKGRAPH_DROP_AFTER = 10  # failures in a row after which a host's URLs are not fetched
 LINKGRAPH_MAX_PAGES = 0  # 0 = no limit; pages fetched (or refused) in the whole job
 LINKGRAPH_MAX_PAGES_PER_HOST = 0  # 0 = no limit; URLs queued per host
 LINKGRAPH_MAX_DEPTH = 0  # 0 = no limit; link hops from a seed
 LINKGRAPH_FOLLOW_LINKS = True  # False: fetch the seeds only (a re-crawl of known pages)
+LINKGRAPH_SCOPE = "all"  # all | same-domain (as the linking page) | seed-domains
+LINKGRAPH_SEED_DOMAINS: list[str] = []  # set from the seeds, for the seed-domains scope
+LINKGRAPH_ALLOW_DOMAINS: list[str] = []  # follow only links into these domains (and subdomains)
+LINKGRAPH_DENY_DOMAINS: list[str] = []  # never follow links into these
+LINKGRAPH_MAX_URL_LENGTH = 2048  # longer URLs are recorded, not followed (traps)
+LINKGRAPH_MAX_SEGMENT_REPEATS = 3  # a path segment repeated more often marks a trap
 LINKGRAPH_ALLOW_PRIVATE = False  # fetch private, loopback and link-local addresses
 LINKGRAPH_HOSTS_FILE = ""  # /etc/hosts-format file of names resolved for this crawl only
 LINKGRAPH_HOSTS: dict[str, str] = {}  # more such names (a worker gets the job's from Redis)

@@ -6,10 +6,13 @@ process); its index is then read here with chDB, which the finished crawl no lon
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,9 @@ import pytest
 import redis
 
 from crawler.frontier.embedded import EmbeddedRedis
+from crawler.localweb.server import LocalWebServer, write_hosts_file
 from crawler.storage import StorageTarget, close_embedded, connect
+from tests.testweb import TestWeb, build_test_web
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -64,6 +69,25 @@ def run_linkgraph(
     return proc
 
 
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run the `linkgraph` command line in this process (fast: no interpreter start-up);
+    returns (exit status, stdout, stderr). The embedded index is released afterwards."""
+    from crawler.cli.main import main
+
+    out, err = io.BytesIO(), io.StringIO()
+    stdout = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(err):
+            try:
+                status = main(list(args))
+            except SystemExit as exc:  # argparse rejects an argument
+                status = int(exc.code or 0)
+            stdout.flush()
+    finally:
+        close_embedded()
+    return status, out.getvalue().decode(), err.getvalue()
+
+
 def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
     """Rows of a query against the chDB index in `data_dir` (opened, read, released)."""
     client = connect(StorageTarget("", data_dir))
@@ -71,3 +95,27 @@ def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in client.query(sql).result_rows]
     finally:
         close_embedded()
+
+
+@dataclass(frozen=True)
+class IndexedWeb:
+    """The test web crawled once (job `v1`, no delay) for the link-index tests to read."""
+
+    web: TestWeb
+    port: int
+    data_dir: Path
+    hosts_file: Path
+
+
+@pytest.fixture(scope="session")
+def indexed_web(tmp_path_factory: pytest.TempPathFactory) -> IndexedWeb:
+    web = build_test_web()
+    tmp = tmp_path_factory.mktemp("indexed")
+    hosts_file = tmp / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        run_linkgraph(
+            "crawl", *web.seeds(server.port), "--job", "v1", "--data-dir", str(tmp / "data"),
+            "--hosts-file", str(hosts_file), "--allow-private", "--delay", "0", "-q",
+        )  # fmt: skip
+    return IndexedWeb(web, server.port, tmp / "data", hosts_file)

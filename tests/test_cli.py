@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_linkgraph
+from tests.conftest import ROOT, run_linkgraph
 
 COMMANDS = [
     "crawl",
@@ -130,7 +130,9 @@ def test_sql_formats(tmp_path: Path) -> None:
         "CSV",
         "SELECT version, name FROM schema_migrations ORDER BY version",
     )
-    assert proc.stdout.splitlines() == ['1,"001_pages_links.sql"', '2,"002_backlinks.sql"']
+    files = sorted((ROOT / "deploy" / "clickhouse").glob("*.sql"))
+    assert proc.stdout.splitlines()[:2] == ['1,"001_pages_links.sql"', '2,"002_backlinks.sql"']
+    assert proc.stdout.splitlines() == [f'{int(f.name[:3])},"{f.name}"' for f in files]
 
 
 def test_negative_limit_is_a_usage_error() -> None:

@@ -19,7 +19,8 @@ from crawler.cli.common import (
 )
 from crawler.errors import UsageError
 from crawler.run import CrawlOptions, CrawlResult, run_crawl
-from crawler.urls import canonicalize
+from crawler.scope import SCOPES, read_domains
+from crawler.urls import canonicalize, host_of, registered_domain
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_redis(p)
     add_crawl_limits(p)
     p.add_argument("--warc", metavar="DIR", default="", help="also archive responses as WARC here")
+    add_scope(p)
     p.add_argument(
         "--workers",
         type=positive_int,
@@ -103,8 +105,70 @@ def add_crawl_limits(p: argparse.ArgumentParser) -> None:
         help=f"User-Agent header (default: {USER_AGENT}); robots.txt is matched "
         "for the product token 'linkgraph'",
     )
+    p.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        type=setting,
+        metavar="NAME=VALUE",
+        help="set any setting listed in crawler/settings.py (repeatable)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+
+
+def add_scope(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="all",
+        help="follow links anywhere (all, the default), only within the linking "
+        "page's domain, or only within the seeds' domains",
+    )
+    p.add_argument(
+        "--allow-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="follow only links into these domains and their subdomains (repeatable)",
+    )
+    p.add_argument(
+        "--deny-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="never follow links into these domains (repeatable)",
+    )
+    p.add_argument(
+        "--allow-domains-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="more allowed domains, one per line",
+    )
+    p.add_argument("--deny-domains-file", action="append", default=[], metavar="FILE",
+                   help="more denied domains, one per line")  # fmt: skip
+
+
+def scope_settings(args: argparse.Namespace, seeds: list[str]) -> dict[str, object]:
+    return {
+        "LINKGRAPH_SCOPE": args.scope,
+        "LINKGRAPH_SEED_DOMAINS": sorted({registered_domain(host_of(u)) for u in seeds}),
+        "LINKGRAPH_ALLOW_DOMAINS": sorted(read_domains(args.allow_domain, args.allow_domains_file)),
+        "LINKGRAPH_DENY_DOMAINS": sorted(read_domains(args.deny_domain, args.deny_domains_file)),
+    }
+
+
+def setting(text: str) -> tuple[str, str]:
+    from crawler import settings
+
+    name, sep, value = text.partition("=")
+    if not sep or not hasattr(settings, name.strip()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected NAME=VALUE with a NAME listed in crawler/settings.py"
+        )
+    return name.strip(), value
 
 
 def load_seeds(urls: list[str], seeds_file: str | None) -> list[str]:
@@ -147,6 +211,7 @@ def options_from(args: argparse.Namespace, seeds: list[str]) -> CrawlOptions:
         log_level="INFO" if args.verbose else "WARNING",
         progress_seconds=0 if args.quiet else 5.0,
         workers=getattr(args, "workers", 1),
+        extra_settings={**scope_settings(args, seeds), **dict(args.set)},
         lease_seconds=getattr(args, "lease_seconds", 300.0),
     )
 

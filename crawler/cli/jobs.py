@@ -109,6 +109,7 @@ def run_worker(args: argparse.Namespace) -> int:
         progress_seconds=0 if args.quiet else 5.0,
         lease_seconds=config.lease_seconds,
         joining=True,
+        extra_settings=config.settings,
         handoff=config.embedded_storage,
     )
     result = run_crawl(options)

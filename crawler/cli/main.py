@@ -10,7 +10,7 @@ from crawler.errors import UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crawler.cli import crawl, demo, jobs, query, tools
+    from crawler.cli import crawl, demo, jobs, linkindex, query, tools
 
     parser = argparse.ArgumentParser(
         prog="linkgraph",
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_parsers(sub)
     tools.add_parsers(sub)
     demo.add_parser(sub)
+    linkindex.add_parsers(sub)
     return parser
 
 

@@ -21,7 +21,7 @@ from crawler.urls import canonical_host, host_of
 # A popped request that is not recorded within this time is considered lost with its worker.
 DEFAULT_LEASE_SECONDS = 300.0
 # A worker that has not sent a heartbeat for this long is considered gone.
-WORKER_TIMEOUT = 30.0
+WORKER_TIMEOUT = 15.0
 
 
 def fingerprint(url: str) -> str:
@@ -78,6 +78,7 @@ class Frontier:
         self._add = client.register_script(scripts.ADD)
         self._pop = client.register_script(scripts.POP)
         self._release = client.register_script(scripts.RELEASE)
+        self._retry = client.register_script(scripts.RETRY)
         self._return = client.register_script(scripts.RETURN_LEASES)
         client.sadd(JOBS_KEY, job)
 
@@ -99,9 +100,42 @@ class Frontier:
             return Popped([], float(raw[-1][1:]))
         return Popped([Entry.loads(r) for r in raw], None)
 
-    def release(self, host: str) -> None:
-        """The host's request is finished (response or failure): start its delay now."""
-        self._release(args=[self.keys.base, host, time.time(), self.delay])
+    def release(
+        self,
+        host: str,
+        *,
+        backoff: float = 0.0,
+        failed: bool = False,
+        park_after: int = 0,
+        park_seconds: float = 60.0,
+    ) -> int:
+        """The host's request is finished: its next one is due after the larger of its delay
+        and `backoff`. Returns the host's consecutive failures (parked from `park_after` on)."""
+        return int(
+            self._release(
+                args=[self.keys.base, host, time.time(), self.delay, backoff, int(failed),
+                      park_after, park_seconds]
+            )
+        )  # fmt: skip
+
+    def retry(self, entry: Entry, wait: float) -> int:
+        """Put a leased entry back first in its host queue, due after `wait`; returns how often
+        it has been retried (-1: it was not leased any more)."""
+        args: list[str | float] = [
+            self.keys.base,
+            time.time(),
+            entry.fp,
+            canonical_host(entry.url),
+            wait,
+        ]
+        return int(self._retry(args=args))
+
+    def drop_host(self, host: str, reason: str) -> None:
+        self.client.hset(self.keys.dropped, host, reason)
+
+    def dropped_hosts(self) -> dict[str, str]:
+        raw: dict[bytes, bytes] = self.client.hgetall(self.keys.dropped)  # type: ignore[assignment]
+        return {k.decode(): v.decode() for k, v in raw.items()}
 
     def ack(self, fingerprints: Iterable[str], failed: int = 0) -> None:
         """These entries' pages are recorded (`failed` of them without a response): their
@@ -111,6 +145,7 @@ class Frontier:
             pipe = self.client.pipeline(transaction=False)
             pipe.hdel(self.keys.leases, *fps)
             pipe.zrem(self.keys.lease_times, *fps)
+            pipe.hdel(self.keys.retries, *fps)
             pipe.hincrby(self.keys.stats, "recorded", len(fps))
             if failed:
                 pipe.hincrby(self.keys.stats, "failed", failed)

@@ -61,6 +61,26 @@ class JobKeys:
         return self._key("workers")
 
     @property
+    def failures(self) -> str:
+        """Hash: host -> consecutive failed fetches (reset by a success)."""
+        return self._key("failures")
+
+    @property
+    def parked(self) -> str:
+        """Hash: host -> until when it is parked after repeated failures."""
+        return self._key("parked")
+
+    @property
+    def dropped(self) -> str:
+        """Hash: host -> why it was given up; its URLs are recorded with that reason."""
+        return self._key("dropped")
+
+    @property
+    def retries(self) -> str:
+        """Hash: url fingerprint -> times its fetch was retried."""
+        return self._key("retries")
+
+    @property
     def host_count(self) -> str:
         """Hash: host -> URLs enqueued for it (for --max-pages-per-host)."""
         return self._key("host_count")

@@ -85,20 +85,56 @@ end
 return out
 """
 
-# ARGV: prefix, host, now, default delay. The host's request finished: it may be fetched again
-# after its delay; with nothing queued it leaves `due` but its next time is remembered.
+# ARGV: prefix, host, now, default delay, back-off seconds, failed (0/1), park after, park
+# seconds. The host's request finished: it may be fetched again after the larger of its delay
+# and the back-off; with nothing queued it leaves `due` but its next time is remembered. A host
+# failing `park after` times in a row is parked, twice as long each further failure.
+# Returns the host's consecutive failures.
 RELEASE = """
 local p, host = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])
 local delay = tonumber(redis.call('HGET', p .. 'delay', host) or ARGV[4])
-local t = now + delay
+local backoff = tonumber(ARGV[5])
+local failures = 0
+if ARGV[6] == '1' then
+  failures = redis.call('HINCRBY', p .. 'failures', host, 1)
+else
+  redis.call('HDEL', p .. 'failures', host)
+end
+local park_after = tonumber(ARGV[7])
+if park_after > 0 and failures >= park_after then
+  backoff = math.max(backoff, tonumber(ARGV[8]) * 2 ^ math.min(failures - park_after, 10))
+  redis.call('HSET', p .. 'parked', host, now + backoff)
+elseif failures == 0 then
+  redis.call('HDEL', p .. 'parked', host)
+end
+local t = now + math.max(delay, backoff)
 if redis.call('LLEN', p .. 'q:' .. host) > 0 then
   redis.call('ZADD', p .. 'due', t, host)
 else
   redis.call('ZREM', p .. 'due', host)
   redis.call('HSET', p .. 'next_at', host, t)
 end
-return 1
+return failures
+"""
+
+# ARGV: prefix, now, fingerprint, host, wait. Fetch this leased entry again, first of its host,
+# after `wait` seconds (a 429, a 503, a timeout). Returns how often it was retried, or -1 when
+# it was not leased.
+RETRY = """
+local p = ARGV[1]
+local now = tonumber(ARGV[2])
+local fp, host = ARGV[3], ARGV[4]
+local entry = redis.call('HGET', p .. 'leases', fp)
+if not entry then return -1 end
+redis.call('LPUSH', p .. 'q:' .. host, entry)
+redis.call('HDEL', p .. 'leases', fp)
+redis.call('ZREM', p .. 'lease_times', fp)
+redis.call('ZADD', p .. 'due', now + tonumber(ARGV[5]), host)
+redis.call('HINCRBY', p .. 'stats', 'queued', 1)
+redis.call('HINCRBY', p .. 'stats', 'popped', -1)
+redis.call('HINCRBY', p .. 'stats', 'retried', 1)
+return redis.call('HINCRBY', p .. 'retries', fp, 1)
 """
 
 # ARGV: prefix, now, then (fingerprint, host) pairs of leases to put back at the head of their

@@ -1,14 +1,31 @@
-"""Ends a host's turn when its request finishes, so its delay runs from the end of the fetch.
+"""Ends a host's turn when its request finishes, and backs off when the host asks for it.
 
 The frontier lets one request per host out at a time; this is the other half: the moment the
-response (or the failure) is back, the host's next request becomes due after its delay.
+response (or the failure) is back, the host's next request becomes due after the larger of its
+delay and any back-off:
+- 429 and 503 answers, and transient network failures, are fetched again later (first in their
+  host's queue, after Retry-After or an exponential back-off), up to a number of retries;
+- a response slower than a threshold stretches the host's delay to that latency;
+- a host failing many times in a row is parked (its delay grows), then dropped: its remaining
+  URLs are recorded with the reason instead of being fetched.
 """
 
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
-from crawler.frontier import Frontier, frontier_for
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError, TimeoutError
+
+from crawler.frontier import Entry, Frontier, frontier_for
 from crawler.urls import canonical_host
 
 if TYPE_CHECKING:
@@ -16,26 +33,140 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+TRANSIENT = (
+    DownloadTimeoutError, DownloadConnectionRefusedError, DownloadFailedError, TimeoutError,
+    ConnectionRefusedError, ConnectionLost,
+)  # fmt: skip
+RETRY_STATUSES = (429, 503)
+DROPPED_REFRESH_SECONDS = 5.0
+
+
+class Requeued(IgnoreRequest):
+    """The URL went back to the frontier to be fetched later: nothing is recorded now."""
+
+
+class HostDropped(IgnoreRequest):
+    """The host failed too often; the URL is recorded with `reason`, not fetched."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
 
 class PolitenessMiddleware:
-    def __init__(self, frontier: Frontier) -> None:
+    def __init__(
+        self,
+        frontier: Frontier,
+        *,
+        retry_times: int,
+        retry_backoff: float,
+        max_retry_after: float,
+        slow_seconds: float,
+        park_after: int,
+        park_seconds: float,
+        drop_after: int,
+    ) -> None:
         self.frontier = frontier
+        self.retry_times = retry_times
+        self.retry_backoff = retry_backoff
+        self.max_retry_after = max_retry_after
+        self.slow_seconds = slow_seconds
+        self.park_after = park_after
+        self.park_seconds = park_seconds
+        self.drop_after = drop_after
+        self._dropped: tuple[float, dict[str, str]] = (0.0, {})
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PolitenessMiddleware:
-        return cls(frontier_for(crawler))
+        s = crawler.settings
+        return cls(
+            frontier_for(crawler),
+            retry_times=s.getint("LINKGRAPH_RETRY_TIMES"),
+            retry_backoff=s.getfloat("LINKGRAPH_RETRY_BACKOFF"),
+            max_retry_after=s.getfloat("LINKGRAPH_MAX_RETRY_AFTER"),
+            slow_seconds=s.getfloat("LINKGRAPH_SLOW_SECONDS"),
+            park_after=s.getint("LINKGRAPH_PARK_AFTER"),
+            park_seconds=s.getfloat("LINKGRAPH_PARK_SECONDS"),
+            drop_after=s.getint("LINKGRAPH_DROP_AFTER"),
+        )
+
+    def process_request(self, request: Request) -> None:
+        entry = request.meta.get("lg_entry")
+        if entry is not None:
+            reason = self.dropped().get(canonical_host(entry.url))
+            if reason:
+                raise HostDropped(reason)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        self._release(request)
+        entry: Entry | None = request.meta.get("lg_entry")
+        if entry is None:
+            return response
+        if response.status in RETRY_STATUSES:
+            wait = retry_after(response, self.max_retry_after)
+            self._retry_or_release(request, entry, wait, f"HTTP {response.status}")
+            return response
+        latency = float(request.meta.get("download_latency", 0.0))
+        backoff = latency if latency > self.slow_seconds else 0.0
+        self._release(request, entry, backoff=backoff, failure=f"HTTP {response.status}"
+                      if response.status >= 500 else "")  # fmt: skip
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
-        self._release(request)
+        entry: Entry | None = request.meta.get("lg_entry")
+        if entry is None or isinstance(exception, Requeued):
+            return
+        if isinstance(exception, TRANSIENT):
+            self._retry_or_release(request, entry, None, type(exception).__name__)
+        elif isinstance(exception, CannotResolveHostError):
+            self._release(request, entry, failure="dns")
+        else:  # robots refusals, dropped hosts: the host itself is fine
+            self._release(request, entry)
 
-    def _release(self, request: Request) -> None:
-        # robots.txt fetches happen inside a page request's turn, which they must not end
-        entry = request.meta.get("lg_entry")
-        if entry is not None and not request.meta.get("lg_released"):
-            request.meta["lg_released"] = True
-            # the entry's URL, as queued: Scrapy may have re-escaped request.url
-            self.frontier.release(canonical_host(entry.url))
+    def _retry_or_release(
+        self, request: Request, entry: Entry, wait: float | None, failure: str
+    ) -> None:
+        done = int(self.frontier.client.hget(self.frontier.keys.retries, entry.fp) or 0)
+        backoff = wait if wait is not None else self.retry_backoff * 2**done
+        if done < self.retry_times and self.frontier.retry(entry, backoff) >= 0:
+            self._release(request, entry, backoff=backoff, failure=failure)
+            raise Requeued(f"{failure}: fetched again in {backoff:.0f}s")
+        self._release(request, entry, backoff=backoff, failure=failure)
+
+    def _release(self, request: Request, entry: Entry, *, backoff: float = 0.0,
+                 failure: str = "") -> None:  # fmt: skip
+        if request.meta.get("lg_released"):
+            return
+        request.meta["lg_released"] = True
+        host = canonical_host(entry.url)
+        failures = self.frontier.release(
+            host, backoff=backoff, failed=bool(failure), park_after=self.park_after,
+            park_seconds=self.park_seconds,
+        )  # fmt: skip
+        if self.drop_after and failures >= self.drop_after:
+            reason = f"host dropped after {failures} failures in a row (last: {failure})"
+            self.frontier.drop_host(host, reason)
+            self.frontier.set_host_delay(host, 0.0)  # record what is left without waiting
+            self._dropped = (0.0, {})
+
+    def dropped(self) -> dict[str, str]:
+        read_at, hosts = self._dropped
+        if time.monotonic() - read_at > DROPPED_REFRESH_SECONDS:
+            hosts = self.frontier.dropped_hosts()
+            self._dropped = (time.monotonic(), hosts)
+        return hosts
+
+
+def retry_after(response: Response, cap: float) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped."""
+    raw = response.headers.get(b"Retry-After")
+    if not raw:
+        return None
+    text = raw.decode("latin-1").strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(text).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return min(max(seconds, 0.0), cap)

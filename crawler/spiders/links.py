@@ -27,6 +27,7 @@ from twisted.internet.error import (
 
 from crawler.frontier import Entry
 from crawler.items import PageItem
+from crawler.middlewares.politeness import HostDropped, Requeued
 from crawler.middlewares.robots import RobotsDisallowed
 from crawler.resolver import GuardedResolver, RefusedAddress, refusal_key
 from crawler.urls import host_of, resolve
@@ -96,7 +97,9 @@ class LinkSpider(scrapy.Spider):
             location=location,
         )
 
-    def on_error(self, failure: Failure) -> PageItem:
+    def on_error(self, failure: Failure) -> PageItem | None:
+        if failure.check(Requeued):
+            return None  # back in the frontier: it will be recorded when it is fetched
         request = failure.request  # type: ignore[attr-defined]
         entry: Entry = request.meta["lg_entry"]
         return PageItem(
@@ -111,7 +114,7 @@ class LinkSpider(scrapy.Spider):
 def describe_failure(failure: Failure, url: str = "") -> str:
     """A short, stable reason for a fetch that produced no response."""
     exc = failure.value
-    if isinstance(exc, RobotsDisallowed):
+    if isinstance(exc, (RobotsDisallowed, HostDropped)):
         return exc.reason
     if isinstance(exc, (RefusedAddress, CannotResolveHostError, DNSLookupError)):
         if isinstance(exc, RefusedAddress) or (
