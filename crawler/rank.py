@@ -80,7 +80,7 @@ def _popcount(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(parallel=True, cache=True)
-def _bfs_pass(indptr, indices, sources, out):  # type: ignore[no-untyped-def]
+def _bfs_pass(indptr, indices, sources, out):
     """Breadth-first searches from up to 64 * WORDS sources at once, over in-edge lists
     (indices[indptr[v]:indptr[v + 1]] are the nodes linking to v): a node reached at depth d
     by k of the searches gains k / d."""
@@ -116,7 +116,7 @@ def _bfs_pass(indptr, indices, sources, out):  # type: ignore[no-untyped-def]
                 new = reached[v, w] & ~seen[v, w]
                 reached[v, w] = new
                 seen[v, w] |= new
-                count += np.int64(_popcount(new))
+                count += int(_popcount(new))
             if count:
                 out[v] += count / depth
                 found += count

@@ -19,6 +19,7 @@ LINKGRAPH_DATABASE = "linkgraph"
 LINKGRAPH_SEEDS: list[str] = []  # canonical seed URLs, fed by the spider's start()
 LINKGRAPH_DELAY = 1.0  # seconds between two requests to one host, across all workers
 LINKGRAPH_MAX_DELAY = 30.0  # a robots.txt Crawl-delay above this is clamped to it
+LINKGRAPH_PRIORITY = "crawler.frontier.priority.by_depth"  # (url, depth) -> int, smaller first
 LINKGRAPH_LEASE_SECONDS = 300.0  # a request not finished by then is returned to its queue
 LINKGRAPH_RETRY_TIMES = 3  # a 429, a 503 or a network failure is fetched again this often
 LINKGRAPH_RETRY_BACKOFF = 5.0  # seconds before a retry without Retry-After; doubles each time

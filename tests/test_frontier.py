@@ -93,8 +93,9 @@ def test_leases_end_on_ack_and_return_to_the_head_of_their_queue(
 def test_entries_are_json_and_keys_carry_the_job_hash_tag(redis_client: redis.Redis) -> None:
     f = Frontier(redis_client, "job-x", delay=0)
     f.add([("http://a.com/p?q=1", 3)])
-    raw = redis_client.lindex(f.keys.queue("a.com"), 0)
-    assert raw is not None
+    queued = redis_client.zrange(f.keys.queue("a.com"), 0, 0)
+    assert len(queued) == 1
+    raw = queued[0]
     entry = Entry.loads(raw)
     assert entry == Entry(fingerprint("http://a.com/p?q=1"), 3, "http://a.com/p?q=1")
     assert raw.startswith(b'["') and len(bytes.fromhex(entry.fp)) == 8
@@ -119,3 +120,30 @@ def test_heartbeats_count_other_live_workers(redis_client: redis.Redis) -> None:
     assert f.heartbeat("w2") == 1
     f.leave("w1")
     assert f.heartbeat("w2") == 0
+
+
+def test_a_host_is_crawled_breadth_first_whatever_the_discovery_order(
+    redis_client: redis.Redis,
+) -> None:
+    f = Frontier(redis_client, "j10", delay=0)
+    f.add([("http://a.com/deep", 3), ("http://a.com/d2-first", 2), ("http://a.com/d2-second", 2)])
+    f.add([("http://a.com/home", 0)])
+    order = []
+    for _ in range(4):
+        order += urls(f)
+        f.release("a.com")
+    assert order == ["http://a.com/home", "http://a.com/d2-first", "http://a.com/d2-second",
+                     "http://a.com/deep"]  # fmt: skip
+
+
+def test_priority_hook_and_returned_leases_go_first(redis_client: redis.Redis) -> None:
+    from crawler.frontier.priority import shortest_path_first
+
+    f = Frontier(redis_client, "j11", delay=0, priority=shortest_path_first)
+    f.add([("http://a.com/x/y/z", 1), ("http://a.com/x", 1), ("http://a.com/x/y", 1)])
+    first = f.pop().entries
+    assert [e.url for e in first] == ["http://a.com/x"]
+    f.return_leases(first)  # back in front of everything
+    assert urls(f) == ["http://a.com/x"]
+    f.release("a.com")
+    assert urls(f) == ["http://a.com/x/y"]

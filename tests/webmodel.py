@@ -88,6 +88,14 @@ class Page:
             tokens |= {t.strip().lower() for t in self.meta_robots[1].split(",")}
         return not PAGE_NOFOLLOW.isdisjoint(tokens)
 
+    @property
+    def noindex(self) -> bool:
+        """Declared noindex: meta robots for us, or the header, says noindex/none."""
+        tokens = set(t.strip().lower() for t in self.x_robots.split(","))
+        if self.meta_robots is not None and self.meta_robots[0].lower() in OUR_META_NAMES:
+            tokens |= {t.strip().lower() for t in self.meta_robots[1].split(",")}
+        return not {"noindex", "none"}.isdisjoint(tokens)
+
     def resource(self) -> TemplateResource:
         if self.location is not None:
             return redirect(self.location, self.status)

@@ -25,31 +25,38 @@ class Outcome:
     error: str = ""
     links: list[tuple[Link, str]] = field(default_factory=list)  # (link, tag)
     nofollow: bool = False  # page-level nofollow: links recorded, none followed
+    noindex: bool = False  # its links are recorded but are not live links (history views)
+
+
+def fetch(hosts: dict[str, Host], url: str, unreachable: frozenset[str] = frozenset()) -> Outcome:
+    """What fetching one URL template records. `unreachable` hosts refuse connections, so
+    their robots.txt cannot be fetched and nothing on them is (RFC 9309 section 2.3.1.4)."""
+    _, host_name, path = split_url(url)
+    host = hosts[host_name]
+    page = next((p for p in host.pages if p.path == path), None)
+    if host_name in unreachable:
+        return Outcome(0, "robots: connection refused")
+    if not host.robots.allows(path):
+        unavailable = host.robots.body is not None and host.robots.status >= 500
+        return Outcome(0, f"robots: HTTP {host.robots.status}" if unavailable else "robots")
+    if page is None:
+        return Outcome(404)
+    if page.target is not None:
+        return Outcome(page.status, links=[(Link(page.target), "redirect")])
+    if page.status == 200 and page.content_type == "text/html" and page.body is None:
+        found = [(link, link.tag) for link in page.links if link.url is not None]
+        return Outcome(200, links=found, nofollow=page.page_nofollow, noindex=page.noindex)
+    return Outcome(page.status)  # errors and non-HTML: fetched, but without links
 
 
 def crawl(hosts: dict[str, Host], seeds: list[str]) -> dict[str, Outcome]:
     """Breadth-first crawl of the declared graph: URL template -> expected outcome."""
-    pages = {(h.name, p.path): p for h in hosts.values() for p in h.pages}
     outcomes: dict[str, Outcome] = {}
     queue = deque(seeds)
     seen = set(seeds)
     while queue:
         current = queue.popleft()
-        _, host_name, path = split_url(current)
-        host = hosts[host_name]
-        page = pages.get((host_name, path))
-        if not host.robots.allows(path):
-            unavailable = host.robots.body is not None and host.robots.status >= 500
-            outcome = Outcome(0, f"robots: HTTP {host.robots.status}" if unavailable else "robots")
-        elif page is None:
-            outcome = Outcome(404)
-        elif page.target is not None:
-            outcome = Outcome(page.status, links=[(Link(page.target), "redirect")])
-        elif page.status == 200 and page.content_type == "text/html" and page.body is None:
-            found = [(link, link.tag) for link in page.links if link.url is not None]
-            outcome = Outcome(200, links=found, nofollow=page.page_nofollow)
-        else:  # errors and non-HTML: fetched, but without links
-            outcome = Outcome(page.status)
+        outcome = fetch(hosts, current)
         outcomes[current] = outcome
         if outcome.nofollow:
             continue

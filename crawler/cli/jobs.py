@@ -152,7 +152,7 @@ def job_status(client: redis.Redis, job: str) -> dict[str, object]:
     hosts = [h.decode() for h in cast("list[bytes]", client.zrange(keys.due, 0, 999))]
     pipe = client.pipeline(transaction=False)
     for host in hosts:
-        pipe.llen(keys.queue(host))
+        pipe.zcard(keys.queue(host))
     pipe.zcount(keys.due, "-inf", now)
     pipe.zcount(keys.due, f"({now}", "+inf")
     pipe.hget(keys.config, "started")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
+from scrapy.utils.misc import load_object
+
 from crawler.frontier.connection import connect
 from crawler.frontier.frontier import Entry, Frontier, fingerprint
 
@@ -32,6 +34,7 @@ def frontier_for(crawler: Crawler) -> Frontier:
             lease_seconds=s.getfloat("LINKGRAPH_LEASE_SECONDS"),
             max_pages=s.getint("LINKGRAPH_MAX_PAGES"),
             max_pages_per_host=s.getint("LINKGRAPH_MAX_PAGES_PER_HOST"),
+            priority=load_object(s["LINKGRAPH_PRIORITY"]),
         )
         _frontiers[crawler] = frontier
     return frontier

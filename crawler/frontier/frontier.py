@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import redis
 
 from crawler.frontier import scripts
 from crawler.frontier.keys import JOBS_KEY, JobKeys
+from crawler.frontier.priority import by_depth
 from crawler.urls import canonical_host, host_of
 
 # A popped request that is not recorded within this time is considered lost with its worker.
@@ -67,6 +68,7 @@ class Frontier:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         max_pages: int = 0,
         max_pages_per_host: int = 0,
+        priority: Callable[[str, int], int] = by_depth,
     ) -> None:
         self.client = client
         self.job = job
@@ -75,6 +77,7 @@ class Frontier:
         self.lease_seconds = lease_seconds
         self.max_pages = max_pages
         self.max_pages_per_host = max_pages_per_host
+        self.priority = priority
         self._add = client.register_script(scripts.ADD)
         self._pop = client.register_script(scripts.POP)
         self._release = client.register_script(scripts.RELEASE)
@@ -87,7 +90,7 @@ class Frontier:
         """Queue each (canonical url, depth) not seen before in this job; returns how many."""
         argv: list[str | float | int] = [self.keys.base, time.time(), self.max_pages_per_host]
         for url, depth in items:
-            argv += (canonical_host(url), Entry.new(url, depth).dumps())
+            argv += (canonical_host(url), Entry.new(url, depth).dumps(), self.priority(url, depth))
         if len(argv) == 3:
             return 0
         return int(self._add(args=argv))

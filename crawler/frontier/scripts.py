@@ -1,7 +1,8 @@
 """The frontier's Lua scripts. Each runs atomically in Redis, so many workers share one frontier.
 
-Layout (see keys.py): one list per host (FIFO, so a host is crawled breadth-first), a sorted set
-`due` of hosts scored by the time each may next be fetched, a set `seen` of 8-byte fingerprints,
+Layout (see keys.py): one sorted set per host, scored by priority (by default the depth, so a
+host is crawled breadth-first) then arrival, a sorted set `due` of hosts scored by the time each
+may next be fetched, a set `seen` of 8-byte fingerprints,
 and a hash `leases` of popped entries not yet recorded. A host stays in `due` while it has work or
 a request in flight; while in flight its score is the lease deadline, which is what makes it
 "at most one request in flight per host" across all workers.
@@ -12,8 +13,9 @@ touches lives in the job's cluster slot.
 
 from __future__ import annotations
 
-# ARGV: prefix, now, max_per_host (0 = no cap), then (host, entry) pairs; an entry's
-# fingerprint is its characters 3-18 (see Entry.dumps).
+# ARGV: prefix, now, max_per_host (0 = no cap), then (host, entry, priority) triples; an
+# entry's fingerprint is its characters 3-18 (see Entry.dumps). Within a priority, first come
+# first served: the score is priority * 2^32 + arrival number.
 # Returns how many entries were new and queued.
 ADD = """
 local p = ARGV[1]
@@ -21,12 +23,13 @@ local now = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local due, next_at, hc = p .. 'due', p .. 'next_at', p .. 'host_count'
 local added = 0
-for i = 4, #ARGV, 2 do
+for i = 4, #ARGV, 3 do
   local host, entry = ARGV[i], ARGV[i + 1]
   local fp = string.sub(entry, 3, 18)
   local room = cap <= 0 or tonumber(redis.call('HGET', hc, host) or '0') < cap
   if room and redis.call('SADD', p .. 'seen', fp) == 1 then
-    redis.call('RPUSH', p .. 'q:' .. host, entry)
+    local seq = redis.call('HINCRBY', p .. 'stats', 'arrivals', 1) % 4294967296
+    redis.call('ZADD', p .. 'q:' .. host, tonumber(ARGV[i + 2]) * 4294967296 + seq, entry)
     redis.call('HINCRBY', hc, host, 1)
     if not redis.call('ZSCORE', due, host) then
       local t = tonumber(redis.call('HGET', next_at, host) or '0')
@@ -41,6 +44,14 @@ if added > 0 then
   redis.call('HINCRBY', p .. 'stats', 'enqueued', added)
 end
 return added
+"""
+
+# Put an entry in front of everything in a host queue (a returned lease, a retry).
+PUSH_FIRST = """
+local function push_first(queue, entry)
+  local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
+  redis.call('ZADD', queue, (#first > 0) and (tonumber(first[2]) - 1) or 0, entry)
+end
 """
 
 # ARGV: prefix, now, lease seconds, max pages (0 = no cap), how many to pop.
@@ -62,7 +73,8 @@ while #out < want and tries < want * 4 do
   local h = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, 1)
   if #h == 0 then break end
   local host = h[1]
-  local entry = redis.call('LPOP', p .. 'q:' .. host)
+  local popped_entry = redis.call('ZPOPMIN', p .. 'q:' .. host)
+  local entry = popped_entry[1]
   if entry then
     redis.call('ZADD', due, now + lease, host)
     local fp = string.sub(entry, 3, 18)
@@ -109,7 +121,7 @@ elseif failures == 0 then
   redis.call('HDEL', p .. 'parked', host)
 end
 local t = now + math.max(delay, backoff)
-if redis.call('LLEN', p .. 'q:' .. host) > 0 then
+if redis.call('ZCARD', p .. 'q:' .. host) > 0 then
   redis.call('ZADD', p .. 'due', t, host)
 else
   redis.call('ZREM', p .. 'due', host)
@@ -121,13 +133,15 @@ return failures
 # ARGV: prefix, now, fingerprint, host, wait. Fetch this leased entry again, first of its host,
 # after `wait` seconds (a 429, a 503, a timeout). Returns how often it was retried, or -1 when
 # it was not leased.
-RETRY = """
+RETRY = (
+    PUSH_FIRST
+    + """
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
 local fp, host = ARGV[3], ARGV[4]
 local entry = redis.call('HGET', p .. 'leases', fp)
 if not entry then return -1 end
-redis.call('LPUSH', p .. 'q:' .. host, entry)
+push_first(p .. 'q:' .. host, entry)
 redis.call('HDEL', p .. 'leases', fp)
 redis.call('ZREM', p .. 'lease_times', fp)
 redis.call('ZADD', p .. 'due', now + tonumber(ARGV[5]), host)
@@ -136,10 +150,13 @@ redis.call('HINCRBY', p .. 'stats', 'popped', -1)
 redis.call('HINCRBY', p .. 'stats', 'retried', 1)
 return redis.call('HINCRBY', p .. 'retries', fp, 1)
 """
+)
 
 # ARGV: prefix, now, then (fingerprint, host) pairs of leases to put back at the head of their
 # host queue: their worker stopped before recording the page.
-RETURN_LEASES = """
+RETURN_LEASES = (
+    PUSH_FIRST
+    + """
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
 local n = 0
@@ -147,7 +164,7 @@ for i = 3, #ARGV, 2 do
   local fp, host = ARGV[i], ARGV[i + 1]
   local entry = redis.call('HGET', p .. 'leases', fp)
   if entry then
-    redis.call('LPUSH', p .. 'q:' .. host, entry)
+    push_first(p .. 'q:' .. host, entry)
     redis.call('HDEL', p .. 'leases', fp)
     redis.call('ZREM', p .. 'lease_times', fp)
     redis.call('ZADD', p .. 'due', 'LT', now, host)
@@ -160,3 +177,4 @@ if n > 0 then
 end
 return n
 """
+)

@@ -1,0 +1,350 @@
+"""The frontier benchmark: the Redis frontier alone, through its Lua scripts, on embedded Valkey.
+
+    python -m benchmarks.frontier [--urls N] [--hosts N] [--quick]
+
+One client (this process) pushes N generated canonical URLs over many hosts, re-adds them (all
+seen), then pops, releases and acks every one with no delay, as a worker does. Each step is timed
+on the wall clock, with the CPU of this process (hashing, JSON, redis-py) and of valkey-server
+(the Lua) charged separately, and Redis memory is read while everything is queued and again once
+only the seen set and per-host bookkeeping remain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import redis
+
+from crawler.frontier import Frontier
+from crawler.frontier.embedded import EmbeddedRedis
+from crawler.urls import canonical_host
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_URLS = 1_000_000
+QUICK_URLS = 100_000
+BATCH = 100  # links queued per page: one Frontier.add per page
+SINGLES = 20  # 1 in this many more URLs is pushed one per call, to show what batching saves
+POP_BATCH = 16
+PINGS = 20_000
+JOB = "bench"
+
+SECTIONS = ["news", "blog", "products", "docs", "wiki", "forum/thread", "tag", "2024/11", "p"]
+WORDS = ["linked", "graph", "crawl", "page", "site", "index", "rank", "home", "about", "guide"]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def make_urls(count: int, hosts: int, seed: int = 1) -> list[str]:
+    """`count` distinct canonical URLs, each on a random one of `hosts` hosts, in random order
+    (so one batch of 100, like one page's links, spans many hosts)."""
+    rng = random.Random(seed)
+    names = [f"www.site{h:05d}.example" for h in range(hosts)]
+    urls = []
+    for i in range(count):
+        slug = "-".join(rng.choices(WORDS, k=rng.randint(1, 4)))
+        query = f"?page={rng.randint(2, 9)}" if rng.random() < 0.2 else ""
+        urls.append(f"https://{rng.choice(names)}/{rng.choice(SECTIONS)}/{slug}-{i}{query}")
+    return urls
+
+
+def batches(urls: list[str], size: int = BATCH) -> Iterator[list[tuple[str, int]]]:
+    for i in range(0, len(urls), size):
+        yield [(url, 1) for url in urls[i : i + size]]
+
+
+@dataclass(slots=True)
+class Step:
+    name: str
+    urls: int  # URLs pushed or entries popped
+    calls: int  # round trips to Redis
+    wall_s: float
+    client_cpu_s: float  # this process
+    server_cpu_s: float  # valkey-server
+
+    @property
+    def per_s(self) -> float:
+        return self.urls / self.wall_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "per_s": self.per_s}
+
+
+class Meter:
+    """Times steps, charging the CPU of this process and of the Valkey server separately."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+        self.steps: list[Step] = []
+
+    def _server_cpu(self) -> float:
+        times = self.server.cpu_times()
+        return times.user + times.system
+
+    def run(self, name: str, body: Callable[[], tuple[int, int]]) -> Step:
+        say(f"  {name} ...")
+        wall, cpu, server = time.perf_counter(), time.process_time(), self._server_cpu()
+        urls, calls = body()
+        step = Step(
+            name,
+            urls,
+            calls,
+            time.perf_counter() - wall,
+            time.process_time() - cpu,
+            self._server_cpu() - server,
+        )
+        self.steps.append(step)
+        return step
+
+
+# -- the steps ---------------------------------------------------------------------------------
+def ping(client: redis.Redis, count: int) -> tuple[int, int]:
+    """The floor under every step: one round trip that does nothing."""
+    for _ in range(count):
+        client.ping()
+    return count, count
+
+
+def add_all(frontier: Frontier, urls: list[str]) -> tuple[int, int]:
+    calls = 0
+    for batch in batches(urls):
+        frontier.add(batch)
+        calls += 1
+    return len(urls), calls
+
+
+def add_singly(frontier: Frontier, urls: list[str]) -> tuple[int, int]:
+    """One URL per call, as seeds are pushed: what batching a page's links saves."""
+    for url in urls:
+        frontier.add([(url, 1)])
+    return len(urls), len(urls)
+
+
+def pop_one(frontier: Frontier, limit: int) -> tuple[int, int]:
+    """A worker's path: pop one, release its host once fetched, ack it once recorded."""
+    done = calls = 0
+    while done < limit:
+        popped = frontier.pop(1)
+        calls += 1
+        if not popped.entries:
+            break
+        entry = popped.entries[0]
+        frontier.release(canonical_host(entry.url))
+        frontier.ack([entry.fp])
+        calls += 2
+        done += 1
+    return done, calls
+
+
+def pop_batched(frontier: Frontier, limit: int) -> tuple[int, int]:
+    """pop(16), a release per entry, one ack for the 16 (as a sink acks a flushed batch)."""
+    done = calls = 0
+    while done < limit:
+        popped = frontier.pop(POP_BATCH)
+        calls += 1
+        if not popped.entries:
+            break
+        for entry in popped.entries:
+            frontier.release(canonical_host(entry.url))
+        frontier.ack([e.fp for e in popped.entries])
+        calls += len(popped.entries) + 1
+        done += len(popped.entries)
+    return done, calls
+
+
+# -- memory ------------------------------------------------------------------------------------
+def used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def key_bytes(client: redis.Redis, key: str) -> int:
+    return int(client.memory_usage(key, samples=0) or 0)  # samples=0: every element counted
+
+
+def queue_bytes(client: redis.Redis, frontier: Frontier) -> tuple[int, int]:
+    """(number of host queues, their total MEMORY USAGE), found with SCAN."""
+    count = total = 0
+    for key in client.scan_iter(match=frontier.keys.queue("*"), count=1000):
+        count += 1
+        total += key_bytes(client, key)
+    return count, total
+
+
+def queued_memory(client: redis.Redis, frontier: Frontier, delta: int, urls: int) -> dict[str, Any]:
+    hosts, queues = queue_bytes(client, frontier)
+    return {
+        "used_memory_delta": delta,
+        "per_queued_request": delta / urls,
+        "queued": urls,
+        "seen_set": key_bytes(client, frontier.keys.seen),
+        "host_queues": queues,
+        "host_queue_count": hosts,
+        "due": key_bytes(client, frontier.keys.due),
+        "host_count": key_bytes(client, frontier.keys.host_count),
+    }
+
+
+def seen_memory(client: redis.Redis, frontier: Frontier, delta: int, seen: int) -> dict[str, Any]:
+    seen_set = key_bytes(client, frontier.keys.seen)
+    return {
+        "used_memory_delta": delta,
+        "per_seen_url": delta / seen,
+        "seen_urls": seen,
+        "seen_set": seen_set,
+        "seen_set_per_url": seen_set / seen,
+        "next_at": key_bytes(client, frontier.keys.next_at),
+        "host_count": key_bytes(client, frontier.keys.host_count),
+    }
+
+
+# -- the run -----------------------------------------------------------------------------------
+def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    say(f"generating {args.urls:,} URLs over {args.hosts:,} hosts ...")
+    urls = make_urls(args.urls + args.urls // SINGLES, args.hosts)
+    urls, singles = urls[: args.urls], urls[args.urls :]
+    server = EmbeddedRedis(work)
+    server.start()
+    try:
+        assert server.process is not None
+        client = redis.Redis.from_url(server.url)
+        version = str(client.info("server")["valkey_version"])
+        meter = Meter(server.process.pid)
+        # delay 0: every host is due again as soon as it is released, so pops never wait.
+        frontier = Frontier(client, JOB, delay=0.0)
+        empty = used_memory(client)
+
+        meter.run("PING (one round trip, for scale)", lambda: ping(client, PINGS))
+        say("pushing ...")
+        meter.run(f"add, {BATCH} URLs per call", lambda: add_all(frontier, urls))
+        queued = queued_memory(client, frontier, used_memory(client) - empty, len(urls))
+        meter.run(f"re-add, all seen, {BATCH} per call", lambda: add_all(frontier, urls))
+        meter.run("add, 1 URL per call", lambda: add_singly(frontier, singles))
+
+        say("popping ...")
+        total = len(urls) + len(singles)
+        # pop(1) is the slowest; a quarter of the entries is plenty to time it.
+        meter.run("pop(1) + release + ack, per entry", lambda: pop_one(frontier, total // 4))
+        meter.run(
+            f"pop({POP_BATCH}) + release each + ack {POP_BATCH}",
+            lambda: pop_batched(frontier, total),
+        )
+        stats = frontier.stats()
+        if stats["queued"] or stats["leased"] or stats["recorded"] != total:
+            raise SystemExit(f"the frontier did not drain as expected: {stats}")
+        seen = seen_memory(client, frontier, used_memory(client) - empty, stats["seen"])
+        persistence = client.info("persistence")
+        client.close()
+    finally:
+        server.stop()
+    return {
+        "valkey": version,
+        "mean_url_chars": sum(map(len, urls)) / len(urls),
+        "steps": meter.steps,
+        "queued": queued,
+        "seen": seen,
+        "aof_rewrites": int(persistence.get("aof_rewrites", 0)),
+    }
+
+
+def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
+    steps: list[Step] = out["steps"]
+    q, s = out["queued"], out["seen"]
+    lines = [
+        f"Frontier benchmark: {args.urls:,} URLs (mean {out['mean_url_chars']:.0f} chars) over "
+        f"{args.hosts:,} hosts; Valkey {out['valkey']} embedded (AOF everysec, "
+        f"{out['aof_rewrites']} AOF rewrites); one client; {_cpus()} CPUs",
+        "",
+        f"{'step':<42}{'URLs/s':>10}{'round trips':>13}{'client us/URL':>15}{'Valkey us/URL':>15}",
+        "-" * 95,
+    ]
+    for st in steps:
+        lines.append(
+            f"{st.name:<42}{st.per_s:>10,.0f}{st.calls:>13,}"
+            f"{1e6 * st.client_cpu_s / st.urls:>15.1f}{1e6 * st.server_cpu_s / st.urls:>15.1f}"
+        )
+    lines += [
+        "",
+        f"Redis memory while all {args.urls:,} are queued: {q['per_queued_request']:.0f} bytes "
+        f"per queued request (used_memory +{q['used_memory_delta'] / 2**20:.1f} MiB): "
+        f"host queues {q['host_queues'] / args.urls:.0f} B/URL over {q['host_queue_count']:,} "
+        f"lists, seen set {q['seen_set'] / args.urls:.1f} B/URL, due "
+        f"{q['due'] / 2**10:.0f} KiB, host_count {q['host_count'] / 2**10:.0f} KiB",
+        f"Redis memory once all are popped and acked: {s['per_seen_url']:.1f} bytes per seen URL "
+        f"(used_memory +{s['used_memory_delta'] / 2**20:.1f} MiB); seen set alone "
+        f"{s['seen_set_per_url']:.1f} B/URL (MEMORY USAGE {s['seen_set']:,} B / SCARD "
+        f"{s['seen_urls']:,}); next_at {s['next_at'] / 2**10:.0f} KiB, host_count "
+        f"{s['host_count'] / 2**10:.0f} KiB",
+        "note: one client, so each figure is one connection's rate; the client's Python (hashing, "
+        "JSON, redis-py) and the server's Lua share the machine's cores.",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.frontier", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--urls", type=int, help=f"URLs to push (default {DEFAULT_URLS:,})")
+    p.add_argument("--quick", action="store_true", help=f"a smoke run of {QUICK_URLS:,} URLs")
+    p.add_argument("--hosts", type=int, default=10_000, help="hosts the URLs are spread over")
+    args = p.parse_args(argv)
+    args.urls = args.urls or (QUICK_URLS if args.quick else DEFAULT_URLS)
+    if args.urls < 4 or args.hosts < 1:
+        p.error("need at least 4 URLs and 1 host")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.strftime("%Y%m%d-%H%M%S")
+    work = Path(tempfile.mkdtemp(prefix="linkgraph-frontier-bench-"))
+    try:
+        out = bench(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(report(args, out))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"frontier-{started}.json"
+    result = {
+        "started": started,
+        "config": {
+            "urls": args.urls,
+            "hosts": args.hosts,
+            "batch": BATCH,
+            "singles": args.urls // SINGLES,
+            "pop_batch": POP_BATCH,
+        },
+        "machine": {"cpus": _cpus(), "python": platform.python_version(), "valkey": out["valkey"]},
+        "mean_url_chars": out["mean_url_chars"],
+        "aof_rewrites": out["aof_rewrites"],
+        "steps": [st.as_dict() for st in out["steps"]],
+        "memory_queued": out["queued"],
+        "memory_seen": out["seen"],
+    }
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {path.relative_to(ROOT)}")
+    return 0
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
