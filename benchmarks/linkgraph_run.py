@@ -15,12 +15,19 @@ import redis
 JOB = "bench"
 
 
-def crawl_command(seeds_file: Path, hosts_file: Path, data_dir: Path, pages: int) -> list[str]:
-    return [
+def crawl_command(
+    seeds_file: Path, hosts_file: Path, data_dir: Path, pages: int, workers: int | None = None
+) -> list[str]:
+    """The crawl as a user would run it; `workers` None leaves the CLI's default (one process
+    per core)."""
+    cmd = [
         sys.executable, "-m", "crawler.cli.main", "crawl", "--seeds-file", str(seeds_file),
         "--job", JOB, "--data-dir", str(data_dir), "--hosts-file", str(hosts_file),
         "--allow-private", "--delay", "0", "--max-pages", str(pages), "-q",
     ]  # fmt: skip
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    return cmd
 
 
 @dataclass(slots=True)

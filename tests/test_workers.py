@@ -3,6 +3,7 @@ killed, a crawl is interrupted, or Redis restarts. Real processes, real Valkey, 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -278,3 +279,31 @@ def test_worker_needs_a_known_job(own_redis: EmbeddedRedis) -> None:
     assert proc.stderr.strip() == (
         "linkgraph: error: no job 'nope' in this frontier (see `linkgraph jobs`)"
     )
+
+
+def test_jobs_can_be_paused_resumed_stopped_and_inspected(
+    web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path, own_redis: EmbeddedRedis
+) -> None:
+    server, hosts_file = served
+    data = tmp_path / "data"
+    redis_args = ["--redis", own_redis.url]
+    proc = start(crawl_cmd(data, hosts_file, "--job", "steer", "--workers", "1", "--delay", "0.5",
+                           *redis_args, *web.seeds(server.port)))  # fmt: skip
+    wait_for(lambda: len(server.requests()) >= 5)
+    run_linkgraph("pause", "steer", *redis_args)
+    time.sleep(1.5)  # requests already in flight finish; no new ones start
+    paused_at = len(server.requests())
+    status = json.loads(run_linkgraph("status", "steer", "--json", *redis_args).stdout)
+    assert status["state"] == "paused" and status["queued"] > 0 and status["workers"] == 1
+    assert status["pages_per_s"] == 0 and status["done"] + status["queued"] <= status["seen"]
+    assert len(server.requests()) == paused_at
+    run_linkgraph("resume", "steer", *redis_args)
+    wait_for(lambda: len(server.requests()) > paused_at + 3)
+    run_linkgraph("stop", "steer", *redis_args)
+    finish(proc)
+    listing = run_linkgraph("jobs", *redis_args).stdout.splitlines()
+    assert listing[0].split() == ["job", "state", "recorded", "queued", "in", "flight", "workers"]
+    row = next(line.split() for line in listing[1:] if line.startswith("steer "))
+    assert row[1] == "stopped" and int(row[3]) > 0 and row[5] == "0"
+    recorded = query(data, "SELECT count() FROM pages")[0][0]
+    assert int(row[2]) == recorded < len(web.expected_pages(server.port))

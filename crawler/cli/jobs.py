@@ -156,7 +156,9 @@ def job_status(client: redis.Redis, job: str) -> dict[str, object]:
     pipe.zcount(keys.due, "-inf", now)
     pipe.zcount(keys.due, f"({now}", "+inf")
     pipe.hget(keys.config, "started")
-    *lengths, due, waiting, started = pipe.execute()
+    pipe.hvals(keys.parked)
+    pipe.hlen(keys.dropped)
+    *lengths, due, waiting, started, parked_until, dropped = pipe.execute()
     top = sorted(zip(hosts, lengths, strict=True), key=lambda hl: (-hl[1], hl[0]))[:TOP_HOSTS]
     elapsed = max(now - float(started or now), 1e-9)
     return {
@@ -169,6 +171,8 @@ def job_status(client: redis.Redis, job: str) -> dict[str, object]:
         "seen": s["seen"],
         "hosts_due": due,
         "hosts_waiting": waiting,
+        "hosts_parked": sum(1 for t in parked_until if float(t) > now),
+        "hosts_dropped": dropped,
         "workers": f.live_workers(),
         "pages_per_s": s.get("recorded", 0) - before.get("recorded", 0),
         "pages_per_s_average": round(s.get("recorded", 0) / elapsed, 2),

@@ -1,0 +1,259 @@
+"""The scaling benchmark: linkgraph's crawl with 1, 2 and 4 worker processes on one bench web.
+
+    python -m benchmarks.scaling [--pages N | --quick] [--workers 1,2,4] [--keep]
+
+Every run is `linkgraph crawl --workers N` (this process plus N-1 `linkgraph worker`s handing
+their rows to it over Redis) from the same seeds to the same page limit, on the bench web the
+crawl benchmark serves from a separate process. The scaling ratio is pages/s at N over pages/s
+at 1 worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks import linkgraph_run
+from benchmarks.localweb import serve_bench_web
+from benchmarks.measure import SAMPLE_SECONDS, Cost, run_measured, tree_cpu_s
+from crawler import settings as linkgraph_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+DEFAULT_PAGES = 3000
+QUICK_PAGES = 300
+DEFAULT_WORKERS = (1, 2, 4)
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class RoleSampler(threading.Thread):
+    """CPU per role in the crawl's process tree: the coordinator (which also writes every
+    worker's rows to chDB), the `linkgraph worker`s and valkey-server. measure.run_measured
+    only splits by executable name, and all the crawling processes are called python."""
+
+    def __init__(self, skip: int) -> None:
+        super().__init__(name="role-sampler", daemon=True)
+        self.skip = skip  # the bench web server: a child of this process, charged to no run
+        self.cpu: dict[int, tuple[str, float]] = {}
+        self.done = threading.Event()
+
+    @staticmethod
+    def role(proc: psutil.Process) -> str:
+        if proc.name().startswith("valkey"):
+            return "valkey"
+        return "worker" if " worker " in " ".join(proc.cmdline()) else "coordinator"
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self.done.wait(SAMPLE_SECONDS):
+            for child in me.children():
+                if child.pid == self.skip:
+                    continue
+                try:
+                    procs = [child, *child.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for proc in procs:
+                    try:
+                        with proc.oneshot():
+                            times, role = proc.cpu_times(), self.role(proc)
+                    except psutil.Error:
+                        continue  # it ended between listing and reading
+                    self.cpu[proc.pid] = (role, times.user + times.system)
+
+    def by_role(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for role, seconds in self.cpu.values():
+            out[role] = out.get(role, 0.0) + seconds
+        return out
+
+
+@dataclass(slots=True)
+class Run:
+    workers: int
+    pages: int
+    links: int
+    cost: Cost
+    server_cpu_s: float  # the bench web's, during this run
+    cpu_by_role: dict[str, float] = field(default_factory=dict)  # sampled: a slight undercount
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.cost.wall_s
+
+    @property
+    def cpu_ms_per_page(self) -> float:
+        return 1000 * self.cost.cpu_s / max(self.pages, 1)
+
+    @property
+    def cores_busy(self) -> float:
+        """Cores kept busy on average by the crawl and the web server it fetches from."""
+        return (self.cost.cpu_s + self.server_cpu_s) / self.cost.wall_s
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workers": self.workers,
+            "pages": self.pages,
+            "links": self.links,
+            "wall_s": self.cost.wall_s,
+            "cpu_s": self.cost.cpu_s,
+            "cost": asdict(self.cost),
+            "server_cpu_s": self.server_cpu_s,
+            "cpu_s_by_role": self.cpu_by_role,
+            "pages_per_s": self.pages_per_s,
+            "cpu_ms_per_page": self.cpu_ms_per_page,
+            "cores_busy": self.cores_busy,
+        }
+
+
+def crawl(
+    workers: int, seeds: Path, hosts: Path, data_dir: Path, pages: int, log: Path, web_pid: int
+) -> tuple[Cost, float, dict[str, float]]:
+    cmd = linkgraph_run.crawl_command(seeds, hosts, data_dir, pages, workers=workers)
+    sampler = RoleSampler(skip=web_pid)
+    sampler.start()
+    server_cpu = tree_cpu_s(web_pid)
+    cost = run_measured(cmd, log=log, cwd=ROOT)
+    server_cpu = tree_cpu_s(web_pid) - server_cpu
+    sampler.done.set()
+    sampler.join()
+    if cost.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"crawl with {workers} workers failed (exit {cost.returncode}):\n{tail}")
+    return cost, server_cpu, sampler.by_role()
+
+
+def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int]:
+    say(f"serving the bench web ({args.hosts} hosts x {args.pages_per_host} pages) ...")
+    measured: list[tuple[int, Cost, float, dict[str, float]]] = []
+    with serve_bench_web(work, hosts=args.hosts, pages_per_host=args.pages_per_host) as web:
+        seeds_file = work / "bench-seeds"
+        seeds_file.write_text("\n".join(web.seeds) + "\n", encoding="utf-8")
+        # Warm-up: the first interpreter to import Scrapy and chDB reads them from disk.
+        say("warm-up run (1 page) ...")
+        crawl(1, seeds_file, web.hosts_file, work / "data-warm", 1, work / "warm.log", web.pid)
+        for n in args.workers:
+            say(f"linkgraph --workers {n}: {args.pages} pages from {len(web.seeds)} seeds ...")
+            measured.append(
+                (n, *crawl(n, seeds_file, web.hosts_file, work / f"data-{n}", args.pages,
+                           work / f"crawl-{n}.log", web.pid))
+            )  # fmt: skip
+    # Read back only after every crawl: chDB loaded into this process would take cores from
+    # the runs being measured.
+    say("reading each run's index and frontier ...")
+    runs = []
+    for n, cost, server_cpu, roles in measured:
+        recorded = linkgraph_run.read_recorded(work / f"data-{n}")
+        runs.append(Run(n, recorded.pages, recorded.links, cost, server_cpu, roles))
+    return runs, len(web.seeds)
+
+
+def report(args: argparse.Namespace, runs: list[Run], seeds: int) -> str:
+    base = next((r for r in runs if r.workers == 1), runs[0])
+    cpus = _cpus()
+    lines = [
+        f"Scaling benchmark: {args.hosts:,} hosts x {args.pages_per_host} pages, {seeds:,} seeds, "
+        f"{args.pages:,} pages per run, CONCURRENT_REQUESTS="
+        f"{linkgraph_settings.CONCURRENT_REQUESTS} per process, no delay, {cpus} CPUs",
+        "",
+        f"{'workers':>7}{'pages':>8}{'wall s':>8}{'pages/s':>9}{'scaling':>9}{'CPU ms/page':>13}"
+        f"{'cores busy':>12}   CPU s: coordinator / workers / valkey / web server",
+        "-" * 120,
+    ]
+    for r in runs:
+        roles = r.cpu_by_role
+        lines.append(
+            f"{r.workers:>7}{r.pages:>8,}{r.cost.wall_s:>8.1f}{r.pages_per_s:>9.1f}"
+            f"{r.pages_per_s / base.pages_per_s:>8.2f}x{r.cpu_ms_per_page:>13.2f}"
+            f"{r.cores_busy:>12.2f}   {roles.get('coordinator', 0):.1f} / "
+            f"{roles.get('worker', 0):.1f} / {roles.get('valkey', 0):.1f} / {r.server_cpu_s:.1f}"
+        )
+    lines += [
+        "",
+        f"note: scaling = pages/s at N workers / pages/s at {base.workers}. This machine has "
+        f"{cpus} cores, shared by every crawling process, valkey-server and the bench web "
+        f"server, so the ratio is bounded by about {cpus}x whatever the design; 'cores busy' is "
+        "(crawl CPU + web server CPU) / wall.",
+        "note: wall time includes each run's start (imports, chDB, Valkey); each worker process "
+        "pays its own start, and the coordinator inserts every worker's rows into chDB.",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.scaling", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--pages", type=int, help=f"pages per run (default {DEFAULT_PAGES})")
+    p.add_argument("--quick", action="store_true", help=f"a smoke run of {QUICK_PAGES} pages")
+    p.add_argument(
+        "--workers",
+        type=lambda s: tuple(int(n) for n in s.split(",")),
+        default=DEFAULT_WORKERS,
+        help="comma-separated worker counts (default 1,2,4)",
+    )
+    p.add_argument("--hosts", type=int, default=1000, help="hosts in the bench web")
+    p.add_argument("--pages-per-host", type=int, default=200)
+    p.add_argument("--keep", action="store_true", help="keep the work directory (data, logs)")
+    args = p.parse_args(argv)
+    args.pages = args.pages or (QUICK_PAGES if args.quick else DEFAULT_PAGES)
+    if not args.workers or min(args.workers) < 1:
+        p.error("--workers: positive counts, e.g. 1,2,4")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.strftime("%Y%m%d-%H%M%S")
+    work = Path(tempfile.mkdtemp(prefix="linkgraph-scaling-"))
+    try:
+        runs, seeds = bench(args, work)
+    finally:
+        if args.keep:
+            say(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(report(args, runs, seeds))
+    base = next((r for r in runs if r.workers == 1), runs[0])
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"scaling-{started}.json"
+    result = {
+        "started": started,
+        "config": {
+            "pages": args.pages,
+            "hosts": args.hosts,
+            "pages_per_host": args.pages_per_host,
+            "seeds": seeds,
+            "workers": list(args.workers),
+            "concurrent_requests": linkgraph_settings.CONCURRENT_REQUESTS,
+        },
+        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        "runs": [{**r.as_dict(), "scaling": r.pages_per_s / base.pages_per_s} for r in runs],
+    }
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {path.relative_to(ROOT)}")
+    return 0
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
