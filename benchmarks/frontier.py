@@ -76,13 +76,20 @@ class Step:
     wall_s: float
     client_cpu_s: float  # this process
     server_cpu_s: float  # valkey-server
+    machine_cpu_s: float  # every process on the machine: other load shows here
+
+    @property
+    def other_cores(self) -> float:
+        """Cores other processes kept busy meanwhile (near 0 on a quiet machine)."""
+        other = self.machine_cpu_s - self.client_cpu_s - self.server_cpu_s
+        return max(other, 0.0) / self.wall_s
 
     @property
     def per_s(self) -> float:
         return self.urls / self.wall_s
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "per_s": self.per_s}
+        return {**asdict(self), "per_s": self.per_s, "other_cores": self.other_cores}
 
 
 class Meter:
@@ -96,9 +103,15 @@ class Meter:
         times = self.server.cpu_times()
         return times.user + times.system
 
+    @staticmethod
+    def _machine_cpu() -> float:
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
     def run(self, name: str, body: Callable[[], tuple[int, int]]) -> Step:
         say(f"  {name} ...")
         wall, cpu, server = time.perf_counter(), time.process_time(), self._server_cpu()
+        machine = self._machine_cpu()
         urls, calls = body()
         step = Step(
             name,
@@ -107,6 +120,7 @@ class Meter:
             time.perf_counter() - wall,
             time.process_time() - cpu,
             self._server_cpu() - server,
+            self._machine_cpu() - machine,
         )
         self.steps.append(step)
         return step
@@ -228,7 +242,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         frontier = Frontier(client, JOB, delay=0.0)
         empty = used_memory(client)
 
-        meter.run("PING (one round trip, for scale)", lambda: ping(client, PINGS))
+        meter.run("PING (round trips/s, for scale)", lambda: ping(client, PINGS))
         say("pushing ...")
         meter.run(f"add, {BATCH} URLs per call", lambda: add_all(frontier, urls))
         queued = queued_memory(client, frontier, used_memory(client) - empty, len(urls))
@@ -269,20 +283,22 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
         f"{args.hosts:,} hosts; Valkey {out['valkey']} embedded (AOF everysec, "
         f"{out['aof_rewrites']} AOF rewrites); one client; {_cpus()} CPUs",
         "",
-        f"{'step':<42}{'URLs/s':>10}{'round trips':>13}{'client us/URL':>15}{'Valkey us/URL':>15}",
-        "-" * 95,
+        f"{'step':<42}{'per s':>10}{'round trips':>13}{'client us each':>15}{'Valkey us each':>15}"
+        f"{'other load':>12}",
+        "-" * 107,
     ]
     for st in steps:
         lines.append(
             f"{st.name:<42}{st.per_s:>10,.0f}{st.calls:>13,}"
             f"{1e6 * st.client_cpu_s / st.urls:>15.1f}{1e6 * st.server_cpu_s / st.urls:>15.1f}"
+            f"{st.other_cores:>12.2f}"
         )
     lines += [
         "",
         f"Redis memory while all {args.urls:,} are queued: {q['per_queued_request']:.0f} bytes "
         f"per queued request (used_memory +{q['used_memory_delta'] / 2**20:.1f} MiB): "
         f"host queues {q['host_queues'] / args.urls:.0f} B/URL over {q['host_queue_count']:,} "
-        f"lists, seen set {q['seen_set'] / args.urls:.1f} B/URL, due "
+        f"keys, seen set {q['seen_set'] / args.urls:.1f} B/URL, due "
         f"{q['due'] / 2**10:.0f} KiB, host_count {q['host_count'] / 2**10:.0f} KiB",
         f"Redis memory once all are popped and acked: {s['per_seen_url']:.1f} bytes per seen URL "
         f"(used_memory +{s['used_memory_delta'] / 2**20:.1f} MiB); seen set alone "
@@ -290,7 +306,8 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
         f"{s['seen_urls']:,}); next_at {s['next_at'] / 2**10:.0f} KiB, host_count "
         f"{s['host_count'] / 2**10:.0f} KiB",
         "note: one client, so each figure is one connection's rate; the client's Python (hashing, "
-        "JSON, redis-py) and the server's Lua share the machine's cores.",
+        "JSON, redis-py) and the server's Lua share the machine's cores. 'other load': cores "
+        "other processes took meanwhile (near 0 for a clean run).",
     ]
     return "\n".join(lines)
 

@@ -41,6 +41,13 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every process on the machine has used so far (not idle, not waiting on
+    disk): with the crawl's own CPU it shows what other load took from the run."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 class RoleSampler(threading.Thread):
     """CPU per role in the crawl's process tree: the coordinator (which also writes every
     worker's rows to chDB), the `linkgraph worker`s and valkey-server. measure.run_measured
@@ -90,6 +97,7 @@ class Run:
     links: int
     cost: Cost
     server_cpu_s: float  # the bench web's, during this run
+    machine_cpu_s: float  # every process's, during this run: other load shows here
     cpu_by_role: dict[str, float] = field(default_factory=dict)  # sampled: a slight undercount
 
     @property
@@ -105,6 +113,12 @@ class Run:
         """Cores kept busy on average by the crawl and the web server it fetches from."""
         return (self.cost.cpu_s + self.server_cpu_s) / self.cost.wall_s
 
+    @property
+    def other_cores_busy(self) -> float:
+        """Cores other processes on the machine kept busy meanwhile (0 on a quiet machine)."""
+        other = self.machine_cpu_s - self.cost.cpu_s - self.server_cpu_s
+        return max(other, 0.0) / self.cost.wall_s
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "workers": self.workers,
@@ -118,29 +132,31 @@ class Run:
             "pages_per_s": self.pages_per_s,
             "cpu_ms_per_page": self.cpu_ms_per_page,
             "cores_busy": self.cores_busy,
+            "machine_cpu_s": self.machine_cpu_s,
+            "other_cores_busy": self.other_cores_busy,
         }
 
 
 def crawl(
     workers: int, seeds: Path, hosts: Path, data_dir: Path, pages: int, log: Path, web_pid: int
-) -> tuple[Cost, float, dict[str, float]]:
+) -> tuple[Cost, float, float, dict[str, float]]:
     cmd = linkgraph_run.crawl_command(seeds, hosts, data_dir, pages, workers=workers)
     sampler = RoleSampler(skip=web_pid)
     sampler.start()
-    server_cpu = tree_cpu_s(web_pid)
+    server_cpu, machine_cpu = tree_cpu_s(web_pid), machine_busy_s()
     cost = run_measured(cmd, log=log, cwd=ROOT)
-    server_cpu = tree_cpu_s(web_pid) - server_cpu
+    server_cpu, machine_cpu = tree_cpu_s(web_pid) - server_cpu, machine_busy_s() - machine_cpu
     sampler.done.set()
     sampler.join()
     if cost.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"crawl with {workers} workers failed (exit {cost.returncode}):\n{tail}")
-    return cost, server_cpu, sampler.by_role()
+    return cost, server_cpu, machine_cpu, sampler.by_role()
 
 
 def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int]:
     say(f"serving the bench web ({args.hosts} hosts x {args.pages_per_host} pages) ...")
-    measured: list[tuple[int, Cost, float, dict[str, float]]] = []
+    measured: list[tuple[int, Cost, float, float, dict[str, float]]] = []
     with serve_bench_web(work, hosts=args.hosts, pages_per_host=args.pages_per_host) as web:
         seeds_file = work / "bench-seeds"
         seeds_file.write_text("\n".join(web.seeds) + "\n", encoding="utf-8")
@@ -157,9 +173,9 @@ def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int]:
     # the runs being measured.
     say("reading each run's index and frontier ...")
     runs = []
-    for n, cost, server_cpu, roles in measured:
+    for n, cost, server_cpu, machine_cpu, roles in measured:
         recorded = linkgraph_run.read_recorded(work / f"data-{n}")
-        runs.append(Run(n, recorded.pages, recorded.links, cost, server_cpu, roles))
+        runs.append(Run(n, recorded.pages, recorded.links, cost, server_cpu, machine_cpu, roles))
     return runs, len(web.seeds)
 
 
@@ -172,15 +188,16 @@ def report(args: argparse.Namespace, runs: list[Run], seeds: int) -> str:
         f"{linkgraph_settings.CONCURRENT_REQUESTS} per process, no delay, {cpus} CPUs",
         "",
         f"{'workers':>7}{'pages':>8}{'wall s':>8}{'pages/s':>9}{'scaling':>9}{'CPU ms/page':>13}"
-        f"{'cores busy':>12}   CPU s: coordinator / workers / valkey / web server",
-        "-" * 120,
+        f"{'cores busy':>12}{'other load':>12}   CPU s: coordinator / workers / valkey / web",
+        "-" * 125,
     ]
     for r in runs:
         roles = r.cpu_by_role
         lines.append(
             f"{r.workers:>7}{r.pages:>8,}{r.cost.wall_s:>8.1f}{r.pages_per_s:>9.1f}"
             f"{r.pages_per_s / base.pages_per_s:>8.2f}x{r.cpu_ms_per_page:>13.2f}"
-            f"{r.cores_busy:>12.2f}   {roles.get('coordinator', 0):.1f} / "
+            f"{r.cores_busy:>12.2f}{r.other_cores_busy:>12.2f}"
+            f"   {roles.get('coordinator', 0):.1f} / "
             f"{roles.get('worker', 0):.1f} / {roles.get('valkey', 0):.1f} / {r.server_cpu_s:.1f}"
         )
     lines += [
@@ -188,7 +205,8 @@ def report(args: argparse.Namespace, runs: list[Run], seeds: int) -> str:
         f"note: scaling = pages/s at N workers / pages/s at {base.workers}. This machine has "
         f"{cpus} cores, shared by every crawling process, valkey-server and the bench web "
         f"server, so the ratio is bounded by about {cpus}x whatever the design; 'cores busy' is "
-        "(crawl CPU + web server CPU) / wall.",
+        "(crawl CPU + web server CPU) / wall; 'other load' is the cores other processes on the "
+        "machine took meanwhile, which a fair comparison needs near 0.",
         "note: wall time includes each run's start (imports, chDB, Valkey); each worker process "
         "pays its own start, and the coordinator inserts every worker's rows into chDB.",
     ]

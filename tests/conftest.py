@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,3 +120,23 @@ def indexed_web(tmp_path_factory: pytest.TempPathFactory) -> IndexedWeb:
             "--hosts-file", str(hosts_file), "--allow-private", "--delay", "0", "-q",
         )  # fmt: skip
     return IndexedWeb(web, server.port, tmp / "data", hosts_file)
+
+
+@pytest.fixture(scope="module")
+def web() -> TestWeb:
+    return build_test_web()
+
+
+@pytest.fixture
+def served(web: TestWeb, tmp_path: Path) -> Iterator[tuple[LocalWebServer, Path]]:
+    """The test web on 127.0.0.1, and a hosts file that sends its names there."""
+    hosts_file = tmp_path / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        yield server, hosts_file
+
+
+def page_fetches(server: LocalWebServer, web: TestWeb) -> Counter[tuple[str, str]]:
+    """How often the server saw each page (robots.txt fetches left out)."""
+    robots = web.robots_paths()
+    return Counter((e.host, e.path) for e in server.requests() if (e.host, e.path) not in robots)

@@ -3,39 +3,18 @@ output, and the demo. Each crawl is a real `linkgraph crawl` process."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.localweb.server import LocalWebServer, write_hosts_file
-from tests.conftest import query, run_linkgraph
-from tests.testweb import TestWeb, build_test_web
-
-
-@pytest.fixture(scope="module")
-def web() -> TestWeb:
-    return build_test_web()
-
-
-@pytest.fixture
-def served(web: TestWeb, tmp_path: Path) -> Iterator[tuple[LocalWebServer, Path]]:
-    hosts_file = tmp_path / "hosts"
-    with LocalWebServer(web) as server:
-        write_hosts_file(hosts_file, web.hosts())
-        yield server, hosts_file
+from crawler.localweb.server import LocalWebServer
+from tests.conftest import page_fetches, query, run_linkgraph
+from tests.testweb import TestWeb
 
 
 def crawl_args(data: Path, hosts_file: Path, *extra: str) -> list[str]:
     return ["crawl", "--data-dir", str(data), "--hosts-file", str(hosts_file), "--delay", "0",
             "-q", *extra]  # fmt: skip
-
-
-def page_requests(server: LocalWebServer, web: TestWeb) -> Counter[tuple[str, str]]:
-    robots = web.robots_paths()
-    return Counter((e.host, e.path) for e in server.requests() if (e.host, e.path) not in robots)
 
 
 def test_a_stopped_job_resumes_without_fetching_anything_twice(
@@ -49,7 +28,7 @@ def test_a_stopped_job_resumes_without_fetching_anything_twice(
     run_linkgraph(*args)  # no seeds: the job is known, so it resumes
     rows = query(data, "SELECT url, status FROM pages")
     assert dict(rows) == web.expected_pages(server.port) and len(rows) == len(dict(rows))
-    requests = page_requests(server, web)
+    requests = page_fetches(server, web)
     assert set(requests) == web.expected_requests()
     assert max(requests.values()) == 1, "a page was fetched twice across the two runs"
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
@@ -17,24 +16,11 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.frontier.embedded import EmbeddedRedis
-from crawler.localweb.server import LocalWebServer, RequestLog, write_hosts_file
-from tests.conftest import LINKGRAPH, ROOT, query, run_linkgraph
-from tests.testweb import TestWeb, build_test_web
+from crawler.localweb.server import LocalWebServer, RequestLog
+from tests.conftest import LINKGRAPH, ROOT, page_fetches, query, run_linkgraph
+from tests.testweb import TestWeb
 
 CLOCK_SLACK = 0.01
-
-
-@pytest.fixture(scope="module")
-def web() -> TestWeb:
-    return build_test_web()
-
-
-@pytest.fixture
-def served(web: TestWeb, tmp_path: Path) -> Iterator[tuple[LocalWebServer, Path]]:
-    hosts_file = tmp_path / "hosts"
-    with LocalWebServer(web) as server:
-        write_hosts_file(hosts_file, web.hosts())
-        yield server, hosts_file
 
 
 @pytest.fixture
@@ -79,17 +65,18 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def page_fetches(server: LocalWebServer, web: TestWeb) -> Counter[tuple[str, str]]:
-    robots = web.robots_paths()
-    return Counter((e.host, e.path) for e in server.requests() if (e.host, e.path) not in robots)
-
-
 def assert_index_complete(data: Path, web: TestWeb, port: int) -> None:
     rows = query(data, "SELECT url, status FROM pages")
     assert len(rows) == len(dict(rows)), "a page was recorded twice"
     assert dict(rows) == web.expected_pages(port)
     backlinks = query(data, "SELECT src_url, dst_url, follow, anchor FROM backlinks")
     assert {(s, d, bool(f), a) for s, d, f, a in backlinks} == web.expected_backlinks(port)
+
+
+def quiet_for(server: LocalWebServer, seconds: float) -> bool:
+    before = len(server.requests())
+    time.sleep(seconds)
+    return len(server.requests()) == before
 
 
 def worker_pids(parent: int) -> list[int]:
@@ -291,11 +278,13 @@ def test_jobs_can_be_paused_resumed_stopped_and_inspected(
                            *redis_args, *web.seeds(server.port)))  # fmt: skip
     wait_for(lambda: len(server.requests()) >= 5)
     run_linkgraph("pause", "steer", *redis_args)
-    time.sleep(1.5)  # requests already in flight finish; no new ones start
+    # requests handed out before the workers saw the new state finish; then nothing starts
+    wait_for(lambda: quiet_for(server, 1.5), timeout=60)
     paused_at = len(server.requests())
     status = json.loads(run_linkgraph("status", "steer", "--json", *redis_args).stdout)
     assert status["state"] == "paused" and status["queued"] > 0 and status["workers"] == 1
     assert status["pages_per_s"] == 0 and status["done"] + status["queued"] <= status["seen"]
+    time.sleep(1.0)
     assert len(server.requests()) == paused_at
     run_linkgraph("resume", "steer", *redis_args)
     wait_for(lambda: len(server.requests()) > paused_at + 3)
