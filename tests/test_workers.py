@@ -279,7 +279,7 @@ def test_jobs_can_be_paused_resumed_stopped_and_inspected(
     wait_for(lambda: len(server.requests()) >= 5)
     run_linkgraph("pause", "steer", *redis_args)
     # requests handed out before the workers saw the new state finish; then nothing starts
-    wait_for(lambda: quiet_for(server, 1.5), timeout=60)
+    wait_for(lambda: quiet_for(server, 2.5), timeout=60)  # longer than a batch flush
     paused_at = len(server.requests())
     status = json.loads(run_linkgraph("status", "steer", "--json", *redis_args).stdout)
     assert status["state"] == "paused" and status["queued"] > 0 and status["workers"] == 1
