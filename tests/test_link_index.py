@@ -226,3 +226,13 @@ def test_bad_report_arguments_are_one_line_errors(indexed_web: IndexedWeb) -> No
     ]
     status, _, err = run_cli("backlinks", "example.com", "--first-seen-after", "yesterday")
     assert status == 2 and "'yesterday' is not a date" in err
+
+
+NEW_COMMANDS = ["profile", "top-pages", "outlinks", "broken", "tlds", "intersect", "rank",
+                "recrawl", "changes", "disavow", "export"]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", NEW_COMMANDS)
+def test_every_link_index_command_has_help(command: str) -> None:
+    status, out, _ = run_cli(command, "--help")
+    assert status == 0 and out.startswith(f"usage: linkgraph {command}")
