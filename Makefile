@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench bench-frontier bench-scaling bench-index clean
 
 setup: $(STAMP)
 
@@ -25,8 +25,18 @@ lint: setup
 	$(BIN)/ruff check crawler pipelines tests benchmarks
 	$(BIN)/mypy
 
+# Benchmarks print figures and ratios and write JSON to benchmarks/results/.
 bench: setup
 	$(BIN)/python -m benchmarks
+
+bench-frontier: setup
+	$(BIN)/python -m benchmarks.frontier
+
+bench-scaling: setup
+	$(BIN)/python -m benchmarks.scaling
+
+bench-index: setup
+	$(BIN)/python -m benchmarks.index
 
 clean:
 	rm -rf $(VENV) linkgraph-data

@@ -117,3 +117,10 @@ def test_rank_of_an_empty_index(tmp_path: Path) -> None:
     status, _, err = run_cli("rank", "--data-dir", str(tmp_path / "d"))
     assert status == 0 and "ranked 0 domains over 0 edges" in err
     assert query(tmp_path / "d", "SELECT count() FROM domain_rank") == [(0,)]
+
+
+def test_cli_defaults_match_the_ranking_module() -> None:
+    from crawler import rank
+    from crawler.cli import rank as cli
+
+    assert (cli.EXACT_LIMIT, cli.SAMPLES) == (rank.EXACT_LIMIT, rank.SAMPLES)

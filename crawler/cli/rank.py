@@ -13,15 +13,21 @@ import resource
 import sys
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-from clickhouse_connect.driver.client import Client
-
-from crawler import rank as ranking
 from crawler.cli.common import add_storage, non_negative_int, storage_target
 from crawler.storage import connect
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    from clickhouse_connect.driver.client import Client
+
+    from crawler import rank as ranking
+
+# numpy, scipy, numba and pyarrow are imported when `rank` runs, not at every command's start.
+EXACT_LIMIT = 100_000  # crawler.rank.EXACT_LIMIT; tests/test_rank.py checks they agree
+SAMPLES = 4096  # crawler.rank.SAMPLES
 
 NEXT_TABLE = "domain_rank_next"
 
@@ -33,23 +39,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--exact-limit",
         type=non_negative_int,
-        default=ranking.EXACT_LIMIT,
+        default=EXACT_LIMIT,
         metavar="N",
-        help="exact harmonic centrality up to N domains, sampled above (default "
-        f"{ranking.EXACT_LIMIT:,})",
+        help=f"exact harmonic centrality up to N domains, sampled above (default {EXACT_LIMIT:,})",
     )
     p.add_argument(
         "--samples",
         type=non_negative_int,
-        default=ranking.SAMPLES,
+        default=SAMPLES,
         metavar="K",
-        help=f"BFS sources sampled above the limit (default {ranking.SAMPLES:,})",
+        help=f"BFS sources sampled above the limit (default {SAMPLES:,})",
     )
     p.set_defaults(func=run)
 
 
 def load_graph(client: Client) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """(domain names, src ids, dst ids) of the domain graph."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     table = client.query_arrow("SELECT src_domain, dst_domain FROM domain_graph")
     src, dst = table.column(0), table.column(1)
     nodes = pc.unique(pa.chunked_array(src.chunks + dst.chunks, type=src.type))
@@ -59,6 +68,8 @@ def load_graph(client: Client) -> tuple[pa.Array, np.ndarray, np.ndarray]:
 
 
 def store(client: Client, nodes: pa.Array, ranks: ranking.Ranks, when: datetime) -> None:
+    import pyarrow as pa
+
     client.command(f"DROP TABLE IF EXISTS {NEXT_TABLE}")
     client.command(f"CREATE TABLE {NEXT_TABLE} AS domain_rank")
     if len(nodes):
@@ -77,6 +88,8 @@ def store(client: Client, nodes: pa.Array, ranks: ranking.Ranks, when: datetime)
 
 
 def run(args: argparse.Namespace) -> int:
+    from crawler import rank as ranking
+
     started = time.monotonic()
     client = connect(storage_target(args))
     nodes, src, dst = load_graph(client)
