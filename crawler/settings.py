@@ -66,6 +66,9 @@ REDIS_URL = ""  # set by the CLI: the embedded server's URL or --redis
 DOWNLOAD_DELAY = 0
 CONCURRENT_REQUESTS = 64
 CONCURRENT_REQUESTS_PER_DOMAIN = 64
+# A per-IP limit for many hosts on one server (0 = off). Scrapy applies it within each worker
+# process; the frontier's one-request-per-host rule is the one that holds across workers.
+CONCURRENT_REQUESTS_PER_IP = 0
 # The spider yields one item per response, and Scrapy starts this many tasks per response.
 CONCURRENT_ITEMS = 1
 DOWNLOAD_TIMEOUT = 30
