@@ -50,6 +50,24 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds every process on the machine has used so far (not idle, not waiting on
+    disk): set against a run's own CPU it shows what other load took meanwhile."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0)
+
+
+def python_speed_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop. The same code on this (virtual) machine
+    runs up to about 2x slower at times, unseen by any load figure; runs compare fairly only
+    when this agrees."""
+    started = time.process_time()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return 1000 * (time.process_time() - started)
+
+
 def make_urls(count: int, hosts: int, seed: int = 1) -> list[str]:
     """`count` distinct canonical URLs, each on a random one of `hosts` hosts, in random order
     (so one batch of 100, like one page's links, spans many hosts)."""
@@ -75,14 +93,15 @@ class Step:
     calls: int  # round trips to Redis
     wall_s: float
     client_cpu_s: float  # this process
-    server_cpu_s: float  # valkey-server
+    server_cpu_s: float  # valkey-server itself
+    aof_cpu_s: float  # its append-only-file rewrites (forked children, counted once reaped)
     machine_cpu_s: float  # every process on the machine: other load shows here
 
     @property
     def other_cores(self) -> float:
         """Cores other processes kept busy meanwhile (near 0 on a quiet machine)."""
-        other = self.machine_cpu_s - self.client_cpu_s - self.server_cpu_s
-        return max(other, 0.0) / self.wall_s
+        ours = self.client_cpu_s + self.server_cpu_s + self.aof_cpu_s
+        return max(self.machine_cpu_s - ours, 0.0) / self.wall_s
 
     @property
     def per_s(self) -> float:
@@ -99,31 +118,29 @@ class Meter:
         self.server = psutil.Process(server_pid)
         self.steps: list[Step] = []
 
-    def _server_cpu(self) -> float:
-        times = self.server.cpu_times()
-        return times.user + times.system
-
-    @staticmethod
-    def _machine_cpu() -> float:
-        t = psutil.cpu_times()
-        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+    def _readings(self) -> tuple[float, ...]:
+        """(wall, client CPU, server CPU, AOF rewrite CPU, machine CPU) so far, in seconds."""
+        server = self.server.cpu_times()
+        return (
+            time.perf_counter(),
+            time.process_time(),
+            server.user + server.system,
+            server.children_user + server.children_system,
+            machine_busy_s(),
+        )
 
     def run(self, name: str, body: Callable[[], tuple[int, int]]) -> Step:
         say(f"  {name} ...")
-        wall, cpu, server = time.perf_counter(), time.process_time(), self._server_cpu()
-        machine = self._machine_cpu()
+        before = self._readings()
         urls, calls = body()
-        step = Step(
-            name,
-            urls,
-            calls,
-            time.perf_counter() - wall,
-            time.process_time() - cpu,
-            self._server_cpu() - server,
-            self._machine_cpu() - machine,
-        )
+        spent = (b - a for a, b in zip(before, self._readings(), strict=True))
+        step = Step(name, urls, calls, *spent)
         self.steps.append(step)
         return step
+
+    @property
+    def aof_cpu_s(self) -> float:
+        return sum(step.aof_cpu_s for step in self.steps)
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -228,6 +245,7 @@ def seen_memory(client: redis.Redis, frontier: Frontier, delta: int, seen: int) 
 
 # -- the run -----------------------------------------------------------------------------------
 def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    speed = [python_speed_ms()]
     say(f"generating {args.urls:,} URLs over {args.hosts:,} hosts ...")
     urls = make_urls(args.urls + args.urls // SINGLES, args.hosts)
     urls, singles = urls[: args.urls], urls[args.urls :]
@@ -265,14 +283,25 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         client.close()
     finally:
         server.stop()
+    speed.append(python_speed_ms())
     return {
+        "python_speed_ms": speed,
         "valkey": version,
         "mean_url_chars": sum(map(len, urls)) / len(urls),
         "steps": meter.steps,
         "queued": queued,
         "seen": seen,
         "aof_rewrites": int(persistence.get("aof_rewrites", 0)),
+        "aof_cpu_s": meter.aof_cpu_s,
     }
+
+
+def speed_note(speeds: list[float]) -> str:
+    before, after = speeds
+    return (
+        f"a fixed Python loop took {before:.0f} ms before, {after:.0f} ms after (this virtual "
+        "machine's speed drifts up to 2x; compare runs whose figures here agree)"
+    )
 
 
 def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
@@ -281,7 +310,8 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
     lines = [
         f"Frontier benchmark: {args.urls:,} URLs (mean {out['mean_url_chars']:.0f} chars) over "
         f"{args.hosts:,} hosts; Valkey {out['valkey']} embedded (AOF everysec, "
-        f"{out['aof_rewrites']} AOF rewrites); one client; {_cpus()} CPUs",
+        f"{out['aof_rewrites']} AOF rewrites took {out['aof_cpu_s']:.1f} s CPU); one client; "
+        f"{_cpus()} CPUs\nspeed check: {speed_note(out['python_speed_ms'])}",
         "",
         f"{'step':<42}{'per s':>10}{'round trips':>13}{'client us each':>15}{'Valkey us each':>15}"
         f"{'other load':>12}",
@@ -350,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": _cpus(), "python": platform.python_version(), "valkey": out["valkey"]},
         "mean_url_chars": out["mean_url_chars"],
         "aof_rewrites": out["aof_rewrites"],
+        "aof_cpu_s": out["aof_cpu_s"],
+        "python_speed_ms": out["python_speed_ms"],
         "steps": [st.as_dict() for st in out["steps"]],
         "memory_queued": out["queued"],
         "memory_seen": out["seen"],

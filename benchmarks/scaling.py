@@ -26,6 +26,7 @@ from typing import Any
 import psutil
 
 from benchmarks import linkgraph_run
+from benchmarks.frontier import machine_busy_s, python_speed_ms, speed_note
 from benchmarks.localweb import serve_bench_web
 from benchmarks.measure import SAMPLE_SECONDS, Cost, run_measured, tree_cpu_s
 from crawler import settings as linkgraph_settings
@@ -41,13 +42,6 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def machine_busy_s() -> float:
-    """CPU seconds every process on the machine has used so far (not idle, not waiting on
-    disk): with the crawl's own CPU it shows what other load took from the run."""
-    t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
-
-
 class RoleSampler(threading.Thread):
     """CPU per role in the crawl's process tree: the coordinator (which also writes every
     worker's rows to chDB), the `linkgraph worker`s and valkey-server. measure.run_measured
@@ -59,11 +53,15 @@ class RoleSampler(threading.Thread):
         self.cpu: dict[int, tuple[str, float]] = {}
         self.done = threading.Event()
 
-    @staticmethod
-    def role(proc: psutil.Process) -> str:
+    def role(self, proc: psutil.Process) -> str:
         if proc.name().startswith("valkey"):
             return "valkey"
-        return "worker" if " worker " in " ".join(proc.cmdline()) else "coordinator"
+        cmdline = proc.cmdline()
+        if not cmdline:
+            # A process on its way out has already lost its command line: it keeps the role
+            # it had, or a worker's whole CPU would be charged to the coordinator.
+            return self.cpu.get(proc.pid, ("coordinator", 0.0))[0]
+        return "worker" if "worker" in cmdline else "coordinator"
 
     def run(self) -> None:
         me = psutil.Process()
@@ -91,55 +89,72 @@ class RoleSampler(threading.Thread):
 
 
 @dataclass(slots=True)
+class Measured:
+    """One crawl's cost, with what else the machine spent meanwhile."""
+
+    cost: Cost
+    server_cpu_s: float  # the bench web's
+    machine_cpu_s: float  # every process's: other load shows here
+    cpu_by_role: dict[str, float] = field(default_factory=dict)  # sampled: a slight undercount
+
+
+@dataclass(slots=True)
 class Run:
     workers: int
     pages: int
     links: int
-    cost: Cost
-    server_cpu_s: float  # the bench web's, during this run
-    machine_cpu_s: float  # every process's, during this run: other load shows here
-    cpu_by_role: dict[str, float] = field(default_factory=dict)  # sampled: a slight undercount
+    run: Measured
+    startup: Measured  # the same command for 1 page: every process's start and stop
+
+    @property
+    def wall_s(self) -> float:
+        return self.run.cost.wall_s
 
     @property
     def pages_per_s(self) -> float:
-        return self.pages / self.cost.wall_s
+        return self.pages / self.wall_s
 
     @property
     def cpu_ms_per_page(self) -> float:
-        return 1000 * self.cost.cpu_s / max(self.pages, 1)
+        return 1000 * self.run.cost.cpu_s / max(self.pages, 1)
+
+    @property
+    def marginal_cpu_ms_per_page(self) -> float:
+        """CPU per page once every process is up: the per-page cost of the hand-off."""
+        extra = self.run.cost.cpu_s - self.startup.cost.cpu_s
+        return 1000 * extra / max(self.pages - 1, 1)
 
     @property
     def cores_busy(self) -> float:
         """Cores kept busy on average by the crawl and the web server it fetches from."""
-        return (self.cost.cpu_s + self.server_cpu_s) / self.cost.wall_s
+        return (self.run.cost.cpu_s + self.run.server_cpu_s) / self.wall_s
 
     @property
     def other_cores_busy(self) -> float:
         """Cores other processes on the machine kept busy meanwhile (0 on a quiet machine)."""
-        other = self.machine_cpu_s - self.cost.cpu_s - self.server_cpu_s
-        return max(other, 0.0) / self.cost.wall_s
+        other = self.run.machine_cpu_s - self.run.cost.cpu_s - self.run.server_cpu_s
+        return max(other, 0.0) / self.wall_s
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "workers": self.workers,
             "pages": self.pages,
             "links": self.links,
-            "wall_s": self.cost.wall_s,
-            "cpu_s": self.cost.cpu_s,
-            "cost": asdict(self.cost),
-            "server_cpu_s": self.server_cpu_s,
-            "cpu_s_by_role": self.cpu_by_role,
+            "wall_s": self.wall_s,
+            "cpu_s": self.run.cost.cpu_s,
+            "run": asdict(self.run),
+            "startup": asdict(self.startup),
             "pages_per_s": self.pages_per_s,
             "cpu_ms_per_page": self.cpu_ms_per_page,
+            "marginal_cpu_ms_per_page": self.marginal_cpu_ms_per_page,
             "cores_busy": self.cores_busy,
-            "machine_cpu_s": self.machine_cpu_s,
             "other_cores_busy": self.other_cores_busy,
         }
 
 
 def crawl(
     workers: int, seeds: Path, hosts: Path, data_dir: Path, pages: int, log: Path, web_pid: int
-) -> tuple[Cost, float, float, dict[str, float]]:
+) -> Measured:
     cmd = linkgraph_run.crawl_command(seeds, hosts, data_dir, pages, workers=workers)
     sampler = RoleSampler(skip=web_pid)
     sampler.start()
@@ -151,54 +166,64 @@ def crawl(
     if cost.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"crawl with {workers} workers failed (exit {cost.returncode}):\n{tail}")
-    return cost, server_cpu, machine_cpu, sampler.by_role()
+    return Measured(cost, server_cpu, machine_cpu, sampler.by_role())
 
 
-def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int]:
+def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int, list[float]]:
     say(f"serving the bench web ({args.hosts} hosts x {args.pages_per_host} pages) ...")
-    measured: list[tuple[int, Cost, float, float, dict[str, float]]] = []
+    measured: list[tuple[int, Measured, Measured]] = []
+    speed = [python_speed_ms()]
     with serve_bench_web(work, hosts=args.hosts, pages_per_host=args.pages_per_host) as web:
-        seeds_file = work / "bench-seeds"
+        seeds_file, one_seed = work / "bench-seeds", work / "one-seed"
         seeds_file.write_text("\n".join(web.seeds) + "\n", encoding="utf-8")
+        one_seed.write_text(web.seeds[0] + "\n", encoding="utf-8")
         # Warm-up: the first interpreter to import Scrapy and chDB reads them from disk.
         say("warm-up run (1 page) ...")
-        crawl(1, seeds_file, web.hosts_file, work / "data-warm", 1, work / "warm.log", web.pid)
+        crawl(1, one_seed, web.hosts_file, work / "data-warm", 1, work / "warm.log", web.pid)
         for n in args.workers:
-            say(f"linkgraph --workers {n}: {args.pages} pages from {len(web.seeds)} seeds ...")
-            measured.append(
-                (n, *crawl(n, seeds_file, web.hosts_file, work / f"data-{n}", args.pages,
-                           work / f"crawl-{n}.log", web.pid))
-            )  # fmt: skip
+            say(f"linkgraph --workers {n}: 1 page, then {args.pages} from {len(web.seeds)} seeds")
+            startup = crawl(n, one_seed, web.hosts_file, work / f"data-{n}-1", 1,
+                            work / f"crawl-{n}-1.log", web.pid)  # fmt: skip
+            run = crawl(n, seeds_file, web.hosts_file, work / f"data-{n}", args.pages,
+                        work / f"crawl-{n}.log", web.pid)  # fmt: skip
+            measured.append((n, run, startup))
+    speed.append(python_speed_ms())
     # Read back only after every crawl: chDB loaded into this process would take cores from
     # the runs being measured.
     say("reading each run's index and frontier ...")
     runs = []
-    for n, cost, server_cpu, machine_cpu, roles in measured:
+    for n, run, startup in measured:
         recorded = linkgraph_run.read_recorded(work / f"data-{n}")
-        runs.append(Run(n, recorded.pages, recorded.links, cost, server_cpu, machine_cpu, roles))
-    return runs, len(web.seeds)
+        runs.append(Run(n, recorded.pages, recorded.links, run, startup))
+    return runs, len(web.seeds), speed
 
 
-def report(args: argparse.Namespace, runs: list[Run], seeds: int) -> str:
+def report(args: argparse.Namespace, runs: list[Run], seeds: int, speed: list[float]) -> str:
     base = next((r for r in runs if r.workers == 1), runs[0])
     cpus = _cpus()
     lines = [
         f"Scaling benchmark: {args.hosts:,} hosts x {args.pages_per_host} pages, {seeds:,} seeds, "
         f"{args.pages:,} pages per run, CONCURRENT_REQUESTS="
-        f"{linkgraph_settings.CONCURRENT_REQUESTS} per process, no delay, {cpus} CPUs",
+        f"{linkgraph_settings.CONCURRENT_REQUESTS} per process, no delay, {cpus} CPUs\n"
+        f"speed check: {speed_note(speed)}",
         "",
-        f"{'workers':>7}{'pages':>8}{'wall s':>8}{'pages/s':>9}{'scaling':>9}{'CPU ms/page':>13}"
-        f"{'cores busy':>12}{'other load':>12}   CPU s: coordinator / workers / valkey / web",
-        "-" * 125,
+        f"{'workers':>7}{'pages':>7}{'wall s':>8}{'pages/s':>9}{'scaling':>9}{'CPU ms/page':>13}"
+        f"{'startup CPU s':>15}{'ms/page after':>15}{'cores busy':>12}{'other load':>12}",
+        "-" * 107,
     ]
     for r in runs:
-        roles = r.cpu_by_role
         lines.append(
-            f"{r.workers:>7}{r.pages:>8,}{r.cost.wall_s:>8.1f}{r.pages_per_s:>9.1f}"
+            f"{r.workers:>7}{r.pages:>7,}{r.wall_s:>8.1f}{r.pages_per_s:>9.1f}"
             f"{r.pages_per_s / base.pages_per_s:>8.2f}x{r.cpu_ms_per_page:>13.2f}"
+            f"{r.startup.cost.cpu_s:>15.1f}{r.marginal_cpu_ms_per_page:>15.2f}"
             f"{r.cores_busy:>12.2f}{r.other_cores_busy:>12.2f}"
-            f"   {roles.get('coordinator', 0):.1f} / "
-            f"{roles.get('worker', 0):.1f} / {roles.get('valkey', 0):.1f} / {r.server_cpu_s:.1f}"
+        )
+    lines += ["", "CPU s by process (sampled): coordinator / workers / valkey-server / web server"]
+    for r in runs:
+        roles = r.run.cpu_by_role
+        lines.append(
+            f"{r.workers:>7}  {roles.get('coordinator', 0):.1f} / {roles.get('worker', 0):.1f} / "
+            f"{roles.get('valkey', 0):.1f} / {r.run.server_cpu_s:.1f}"
         )
     lines += [
         "",
@@ -207,8 +232,9 @@ def report(args: argparse.Namespace, runs: list[Run], seeds: int) -> str:
         f"server, so the ratio is bounded by about {cpus}x whatever the design; 'cores busy' is "
         "(crawl CPU + web server CPU) / wall; 'other load' is the cores other processes on the "
         "machine took meanwhile, which a fair comparison needs near 0.",
-        "note: wall time includes each run's start (imports, chDB, Valkey); each worker process "
-        "pays its own start, and the coordinator inserts every worker's rows into chDB.",
+        "note: 'startup CPU s' is the same command for 1 page (every process started and "
+        "stopped); 'ms/page after' is the CPU per page beyond it. The coordinator inserts every "
+        "worker's rows into chDB.",
     ]
     return "\n".join(lines)
 
@@ -240,14 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.strftime("%Y%m%d-%H%M%S")
     work = Path(tempfile.mkdtemp(prefix="linkgraph-scaling-"))
     try:
-        runs, seeds = bench(args, work)
+        runs, seeds, speed = bench(args, work)
     finally:
         if args.keep:
             say(f"work directory kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
     print()
-    print(report(args, runs, seeds))
+    print(report(args, runs, seeds, speed))
     base = next((r for r in runs if r.workers == 1), runs[0])
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"scaling-{started}.json"
@@ -261,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
             "workers": list(args.workers),
             "concurrent_requests": linkgraph_settings.CONCURRENT_REQUESTS,
         },
-        "machine": {"cpus": _cpus(), "python": platform.python_version()},
+        "machine": {
+            "cpus": _cpus(),
+            "python": platform.python_version(),
+            "python_speed_ms": speed,
+        },
         "runs": [{**r.as_dict(), "scaling": r.pages_per_s / base.pages_per_s} for r in runs],
     }
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
