@@ -77,7 +77,8 @@ def checked(cost: Cost, what: str, log: Path) -> Cost:
 
 
 def run_linkgraph(seeds: Path, hosts: Path, data_dir: Path, pages: int, log: Path) -> Cost:
-    cmd = linkgraph_run.crawl_command(seeds, hosts, data_dir, pages)
+    # one crawling process, like the plain spider (make bench-scaling measures more)
+    cmd = linkgraph_run.crawl_command(seeds, hosts, data_dir, pages, workers=1)
     return checked(run_measured(cmd, log=log, cwd=ROOT), "linkgraph crawl", log)
 
 

@@ -105,6 +105,9 @@ class EmbeddedRedis:
             "",
             "--protected-mode",
             "yes",
+            # queue entries are ~90 bytes: keep small host queues in the compact encoding
+            "--zset-max-listpack-value",
+            "256",
             "--daemonize",
             "no",
             "--logfile",
