@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import platform
 import shutil
 import sys
@@ -27,11 +26,10 @@ import scrapy
 from benchmarks import linkgraph_run
 from benchmarks.localweb import ServedWeb, serve_bench_web
 from benchmarks.measure import Cost, run_measured, tree_cpu_s
-from benchmarks.report import CrawlFigures, ratio, table, verdict
+from benchmarks.report import CrawlFigures, cpus, ratio, table, verdict, write_results
 from crawler import settings as linkgraph_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PAGES = 3000
 QUICK_PAGES = 300
 
@@ -219,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         f"50-150 links), {out['seeds']:,} seeds, {args.pages:,} pages per crawler, "
         f"CONCURRENT_REQUESTS={linkgraph_settings.CONCURRENT_REQUESTS}, "
         f"CONCURRENT_ITEMS={linkgraph_settings.CONCURRENT_ITEMS}, no delay, "
-        f"{_cpus()} CPUs\n"
+        f"{cpus()} CPUs\n"
     )
     print(table(ours, plain))
     print()
@@ -230,8 +228,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(verdict(ours, plain))
 
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"crawl-{started}.json"
     result = {
         "started": started,
         "config": {
@@ -246,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrent_requests_per_domain": linkgraph_settings.CONCURRENT_REQUESTS_PER_DOMAIN,
         },
         "machine": {
-            "cpus": _cpus(),
+            "cpus": cpus(),
             "python": platform.python_version(),
             "scrapy": scrapy.__version__,
             "platform": platform.platform(),
@@ -262,13 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             "links_per_s": ratio(ours.links_per_s, plain.links_per_s),
         },
     }
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {path.relative_to(ROOT)}")
+    write_results(f"crawl-{started}", result)
     return 0
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ only the seen set and per-host bookkeeping remain.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import random
 import shutil
@@ -28,12 +26,12 @@ from typing import Any
 import psutil
 import redis
 
+from benchmarks.report import cpus, write_results
 from crawler.frontier import Frontier
 from crawler.frontier.embedded import EmbeddedRedis
 from crawler.urls import canonical_host
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_URLS = 1_000_000
 QUICK_URLS = 100_000
 BATCH = 100  # links queued per page: one Frontier.add per page
@@ -311,7 +309,7 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
         f"Frontier benchmark: {args.urls:,} URLs (mean {out['mean_url_chars']:.0f} chars) over "
         f"{args.hosts:,} hosts; Valkey {out['valkey']} embedded (AOF everysec, "
         f"{out['aof_rewrites']} AOF rewrites took {out['aof_cpu_s']:.1f} s CPU); one client; "
-        f"{_cpus()} CPUs\nspeed check: {speed_note(out['python_speed_ms'])}",
+        f"{cpus()} CPUs\nspeed check: {speed_note(out['python_speed_ms'])}",
         "",
         f"{'step':<42}{'per s':>10}{'round trips':>13}{'client us each':>15}{'Valkey us each':>15}"
         f"{'other load':>12}",
@@ -366,8 +364,6 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(args, out))
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"frontier-{started}.json"
     result = {
         "started": started,
         "config": {
@@ -377,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
             "singles": args.urls // SINGLES,
             "pop_batch": POP_BATCH,
         },
-        "machine": {"cpus": _cpus(), "python": platform.python_version(), "valkey": out["valkey"]},
+        "machine": {"cpus": cpus(), "python": platform.python_version(), "valkey": out["valkey"]},
         "mean_url_chars": out["mean_url_chars"],
         "aof_rewrites": out["aof_rewrites"],
         "aof_cpu_s": out["aof_cpu_s"],
@@ -386,13 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         "memory_queued": out["queued"],
         "memory_seen": out["seen"],
     }
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {path.relative_to(ROOT)}")
+    write_results(f"frontier-{started}", result)
     return 0
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":

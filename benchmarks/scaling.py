@@ -11,8 +11,6 @@ at 1 worker.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import shutil
 import sys
@@ -29,10 +27,10 @@ from benchmarks import linkgraph_run
 from benchmarks.frontier import machine_busy_s, python_speed_ms, speed_note
 from benchmarks.localweb import serve_bench_web
 from benchmarks.measure import SAMPLE_SECONDS, Cost, run_measured, tree_cpu_s
+from benchmarks.report import cpus, write_results
 from crawler import settings as linkgraph_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PAGES = 3000
 QUICK_PAGES = 300
 DEFAULT_WORKERS = (1, 2, 4)
@@ -200,11 +198,11 @@ def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int, list[fl
 
 def report(args: argparse.Namespace, runs: list[Run], seeds: int, speed: list[float]) -> str:
     base = next((r for r in runs if r.workers == 1), runs[0])
-    cpus = _cpus()
+    n_cpus = cpus()
     lines = [
         f"Scaling benchmark: {args.hosts:,} hosts x {args.pages_per_host} pages, {seeds:,} seeds, "
         f"{args.pages:,} pages per run, CONCURRENT_REQUESTS="
-        f"{linkgraph_settings.CONCURRENT_REQUESTS} per process, no delay, {cpus} CPUs\n"
+        f"{linkgraph_settings.CONCURRENT_REQUESTS} per process, no delay, {n_cpus} CPUs\n"
         f"speed check: {speed_note(speed)}",
         "",
         f"{'workers':>7}{'pages':>7}{'wall s':>8}{'pages/s':>9}{'scaling':>9}{'CPU ms/page':>13}"
@@ -228,8 +226,8 @@ def report(args: argparse.Namespace, runs: list[Run], seeds: int, speed: list[fl
     lines += [
         "",
         f"note: scaling = pages/s at N workers / pages/s at {base.workers}. This machine has "
-        f"{cpus} cores, shared by every crawling process, valkey-server and the bench web "
-        f"server, so the ratio is bounded by about {cpus}x whatever the design; 'cores busy' is "
+        f"{n_cpus} cores, shared by every crawling process, valkey-server and the bench web "
+        f"server, so the ratio is bounded by about {n_cpus}x whatever the design; 'cores busy' is "
         "(crawl CPU + web server CPU) / wall; 'other load' is the cores other processes on the "
         "machine took meanwhile, which a fair comparison needs near 0.",
         "note: 'startup CPU s' is the same command for 1 page (every process started and "
@@ -275,8 +273,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report(args, runs, seeds, speed))
     base = next((r for r in runs if r.workers == 1), runs[0])
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"scaling-{started}.json"
     result = {
         "started": started,
         "config": {
@@ -288,19 +284,14 @@ def main(argv: list[str] | None = None) -> int:
             "concurrent_requests": linkgraph_settings.CONCURRENT_REQUESTS,
         },
         "machine": {
-            "cpus": _cpus(),
+            "cpus": cpus(),
             "python": platform.python_version(),
             "python_speed_ms": speed,
         },
         "runs": [{**r.as_dict(), "scaling": r.pages_per_s / base.pages_per_s} for r in runs],
     }
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {path.relative_to(ROOT)}")
+    write_results(f"scaling-{started}", result)
     return 0
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 if __name__ == "__main__":
