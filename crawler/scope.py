@@ -7,7 +7,7 @@ registered domains or host names: a rule for `example.com` covers `www.example.c
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from crawler.urls import canonical_host, registered_domain
@@ -28,13 +28,9 @@ class Scope:
     seed_domains: frozenset[str] = frozenset()
     max_url_length: int = 2048
     max_segment_repeats: int = 3  # /a/b/a/b/a/b/a/b: a segment seen more often is a trap
-    skipped: dict[str, int] = field(default_factory=dict, compare=False)
 
     def follows(self, url: str, src_domain: str) -> bool:
-        reason = self.why_not(url, src_domain)
-        if reason:
-            self.skipped[reason] = self.skipped.get(reason, 0) + 1
-        return not reason
+        return not self.why_not(url, src_domain)
 
     def why_not(self, url: str, src_domain: str) -> str:
         """ "" when the link is followed, else the reason it is not."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crawler import ROBOTS_TOKEN
 from crawler.extraction import extract, redirect_link
 from crawler.items import PageItem, ParsedPage
 
@@ -20,8 +21,6 @@ class ExtractionPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: object) -> ExtractionPipeline:
-        from crawler import ROBOTS_TOKEN
-
         return cls(ROBOTS_TOKEN)
 
     def process_item(self, item: PageItem) -> PageItem:

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from crawler.frontier.embedded import EmbeddedRedis
-from crawler.localweb.server import LocalWebServer, write_hosts_file
+from crawler.localweb.server import LocalWebServer, RequestLog, write_hosts_file
 from crawler.storage import StorageTarget, close_embedded, connect
 from tests.testweb import TestWeb, build_test_web
 
@@ -99,27 +99,37 @@ def query(data_dir: Path, sql: str) -> list[tuple[Any, ...]]:
 
 
 @dataclass(frozen=True)
-class IndexedWeb:
-    """The test web crawled once (job `v1`, no delay) for the link-index tests to read."""
+class CrawledWeb:
+    """The test web crawled once through the CLI, with what its server saw."""
 
     web: TestWeb
     port: int
     data_dir: Path
     hosts_file: Path
+    log: list[RequestLog]
+    stderr: str
+
+
+def crawl_test_web(tmp: Path, job: str, delay: float) -> CrawledWeb:
+    web = build_test_web()
+    hosts_file = tmp / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        proc = run_linkgraph(
+            "crawl", *web.seeds(server.port), "--job", job, "--data-dir", str(tmp / "data"),
+            "--hosts-file", str(hosts_file), "--allow-private", "--delay", str(delay), "-q",
+        )  # fmt: skip
+        log = server.requests()
+    return CrawledWeb(web, server.port, tmp / "data", hosts_file, log, proc.stderr)
+
+
+IndexedWeb = CrawledWeb
 
 
 @pytest.fixture(scope="session")
 def indexed_web(tmp_path_factory: pytest.TempPathFactory) -> IndexedWeb:
-    web = build_test_web()
-    tmp = tmp_path_factory.mktemp("indexed")
-    hosts_file = tmp / "hosts"
-    with LocalWebServer(web) as server:
-        write_hosts_file(hosts_file, web.hosts())
-        run_linkgraph(
-            "crawl", *web.seeds(server.port), "--job", "v1", "--data-dir", str(tmp / "data"),
-            "--hosts-file", str(hosts_file), "--allow-private", "--delay", "0", "-q",
-        )  # fmt: skip
-    return IndexedWeb(web, server.port, tmp / "data", hosts_file)
+    """The test web crawled once (job `v1`, no delay) for the link-index tests to read."""
+    return crawl_test_web(tmp_path_factory.mktemp("indexed"), "v1", 0)
 
 
 @pytest.fixture(scope="module")

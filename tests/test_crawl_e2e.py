@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,36 +13,19 @@ from urllib.parse import urlsplit
 import pytest
 
 from crawler.localweb.server import LocalWebServer, RequestLog, write_hosts_file
-from tests.conftest import query, run_linkgraph
-from tests.testweb import TestWeb, build_test_web
+from tests.conftest import CrawledWeb, crawl_test_web, query, run_linkgraph
 
 DELAY = 0.2
 # The server logs `finished` just before writing, the crawler releases the host on receipt.
 CLOCK_SLACK = 0.01
 
 
-@dataclass
-class Crawl:
-    web: TestWeb
-    port: int
-    data_dir: Path
-    log: list[RequestLog]
-    stderr: str
+Crawl = CrawledWeb
 
 
 @pytest.fixture(scope="module")
 def crawl(tmp_path_factory: pytest.TempPathFactory) -> Crawl:
-    web = build_test_web()
-    tmp = tmp_path_factory.mktemp("e2e")
-    hosts_file = tmp / "hosts"
-    with LocalWebServer(web) as server:
-        write_hosts_file(hosts_file, web.hosts())
-        proc = run_linkgraph(
-            "crawl", *web.seeds(server.port), "--job", "e2e", "--data-dir", str(tmp / "data"),
-            "--hosts-file", str(hosts_file), "--allow-private", "--delay", str(DELAY), "-q",
-        )  # fmt: skip
-        log = server.requests()
-    return Crawl(web, server.port, tmp / "data", log, proc.stderr)
+    return crawl_test_web(tmp_path_factory.mktemp("e2e"), "e2e", DELAY)
 
 
 def test_pages_equal_ground_truth(crawl: Crawl) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from crawler.cli.common import non_negative_float
 from crawler.cli.crawl import print_summary
+from crawler.cli.query import TOP_SQL
 from crawler.errors import UsageError
 from crawler.localweb.generate import demo_web
 from crawler.localweb.server import LocalWebServer, write_hosts_file
@@ -85,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
     out.write(
         run_query(
             client,
-            "SELECT dst_domain AS domain, referring_domains, backlinks, "
-            "follow_backlinks, nofollow_backlinks FROM domain_inbound ORDER BY "
-            "referring_domains DESC, backlinks DESC, domain LIMIT 10",
+            TOP_SQL.format(limit=10),
             "PrettyCompact",
         ).decode()
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from scrapy_redis.queue import Base
@@ -24,23 +23,20 @@ class HostQueue(Base):
         super().__init__(frontier.client, spider, frontier.keys.base, _EntrySerializer)
         self.frontier = frontier
         self.next_due: float | None = None  # when nothing is due: when the next host will be
-        self._ready: deque[Entry] = deque()
 
     def __len__(self) -> int:
-        return self.frontier.queued() + len(self._ready)
+        return self.frontier.queued()
 
     def push(self, request: Request) -> None:
         self.frontier.add([(request.url, int(request.meta.get("depth", 0)))])
 
-    def pop(self, timeout: int = 0, batch: int = 1) -> Request | None:
-        if not self._ready:
-            popped = self.frontier.pop(batch)
-            self.next_due = popped.next_due
-            self._ready.extend(popped.entries)
-        if not self._ready:
+    def pop(self, timeout: int = 0) -> Request | None:
+        # One at a time: an entry popped is a host's turn taken, so none is held back here.
+        popped = self.frontier.pop(1)
+        self.next_due = popped.next_due
+        if not popped.entries:
             return None
-        entry = self._ready.popleft()
-        request: Request = self.spider.request_for(entry)
+        request: Request = self.spider.request_for(popped.entries[0])
         return request
 
     def clear(self) -> None:  # a job's state is only ever dropped on purpose, by the CLI

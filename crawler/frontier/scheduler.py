@@ -126,7 +126,7 @@ class FrontierScheduler(Scheduler):
     def has_pending_requests(self) -> bool:
         if self.job_state() == jobs.PAUSED:
             return True  # stay up, fetching nothing, until resumed
-        return bool(self.queue._ready) or self.frontier.has_work()
+        return self.frontier.has_work()
 
     def _wake_at(self, due: float) -> None:
         from twisted.internet import reactor
