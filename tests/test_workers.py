@@ -150,8 +150,10 @@ def test_a_killed_worker_loses_nothing(
             "0.5",
             "--redis",
             own_redis.url,
+            # longer than a healthy page's way to the index (fetch, a 2 s batch, hand-off), so
+            # only the dead worker's leases run out
             "--lease-seconds",
-            "3",
+            "8",
             *web.seeds(server.port),
         )
     )
