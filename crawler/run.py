@@ -28,6 +28,7 @@ from crawler.resolver import read_hosts_file
 from crawler.spiders.links import LinkSpider
 from crawler.storage import StorageTarget, connect
 
+SEED_BATCH = 1000  # seeds queued per frontier call
 # How long a worker process may take to finish after the index owner's crawl ended.
 WORKER_EXIT_SECONDS = 60.0
 
@@ -103,7 +104,7 @@ def build_settings(options: CrawlOptions, redis_url: str) -> Settings:
         {
             "REDIS_URL": redis_url,
             "LINKGRAPH_JOB": options.job,
-            "LINKGRAPH_SEEDS": options.seeds,
+            "LINKGRAPH_SEEDS": [],  # run_crawl queued them already (see _start_job)
             "LINKGRAPH_DATA_DIR": str(options.storage.data_dir),
             "LINKGRAPH_CLICKHOUSE_URL": options.storage.url,
             "LINKGRAPH_DATABASE": options.storage.database,
@@ -163,7 +164,11 @@ def _start_job(client: redis.Redis, options: CrawlOptions) -> None:
         seed_domains = previous.settings.get("LINKGRAPH_SEED_DOMAINS", [])
         options.extra_settings["LINKGRAPH_SEED_DOMAINS"] = seed_domains
     jobs.save(client, options.job, options.job_config())
-    frontier = Frontier(client, options.job)
+    frontier = Frontier(client, options.job, max_pages_per_host=options.max_pages_per_host)
+    # Seeds are queued (deduplicated) before any worker starts: a worker that found the
+    # frontier empty would take the job for finished.
+    for start in range(0, len(options.seeds), SEED_BATCH):
+        frontier.add((url, 0) for url in options.seeds[start : start + SEED_BATCH])
     if frontier.live_workers() == 0:
         # Nobody is crawling this job: what is still leased was in flight when it last
         # stopped, and was never recorded.
