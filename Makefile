@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-frontier bench-scaling bench-index clean
+.PHONY: setup demo test lint bench bench-frontier bench-scaling bench-index bench-ingest clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,9 @@ bench-scaling: setup
 
 bench-index: setup
 	$(BIN)/python -m benchmarks.index
+
+bench-ingest: setup
+	$(BIN)/python -m benchmarks.ingest
 
 clean:
 	rm -rf $(VENV) linkgraph-data

@@ -14,19 +14,17 @@ import argparse
 import dataclasses
 import json
 import platform
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import scrapy
 
 from benchmarks import linkgraph_run
-from benchmarks.localweb import ServedWeb, serve_bench_web
+from benchmarks.benchweb import ServedWeb, serve_bench_web
+from benchmarks.harness import cpus, machine, say, scratch_dir, timestamp, write_results
 from benchmarks.measure import Cost, run_measured, tree_cpu_s
-from benchmarks.report import CrawlFigures, cpus, ratio, table, verdict, write_results
+from benchmarks.report import CrawlFigures, ratio, table, verdict
 from crawler import settings as linkgraph_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,10 +59,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.pages = args.pages or (QUICK_PAGES if args.quick else DEFAULT_PAGES)
     return args
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def checked(cost: Cost, what: str, log: Path) -> Cost:
@@ -199,15 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.hosts < 1000:
         say("note: the issue asks for at least 1,000 hosts")
-    work = Path(tempfile.mkdtemp(prefix="linkgraph-bench-"))
-    started = time.strftime("%Y%m%d-%H%M%S")
-    try:
+    started = timestamp()
+    with scratch_dir("linkgraph-bench-", keep=args.keep) as work:
         out = bench(args, work)
-    finally:
-        if args.keep:
-            say(f"work directory kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     ours: CrawlFigures = out["ours"]
     plain: CrawlFigures = out["plain"]
     web: ServedWeb = out["web"]
@@ -241,12 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrent_requests": linkgraph_settings.CONCURRENT_REQUESTS,
             "concurrent_requests_per_domain": linkgraph_settings.CONCURRENT_REQUESTS_PER_DOMAIN,
         },
-        "machine": {
-            "cpus": cpus(),
-            "python": platform.python_version(),
-            "scrapy": scrapy.__version__,
-            "platform": platform.platform(),
-        },
+        "machine": machine(scrapy=scrapy.__version__, platform=platform.platform()),
         "linkgraph": ours.as_dict(),
         "plain_scrapy": plain.as_dict(),
         "ratios": {

@@ -12,11 +12,8 @@ only the seen set and per-host bookkeeping remain.
 from __future__ import annotations
 
 import argparse
-import platform
 import random
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -26,10 +23,20 @@ from typing import Any
 import psutil
 import redis
 
-from benchmarks.report import cpus, write_results
+from benchmarks.harness import (
+    cpus,
+    machine,
+    machine_busy_s,
+    python_speed_ms,
+    say,
+    scratch_dir,
+    speed_note,
+    timestamp,
+    write_results,
+)
 from crawler.frontier import Frontier
-from crawler.frontier.embedded import EmbeddedRedis
-from crawler.urls import canonical_host
+from crawler.processes.valkey import EmbeddedValkey
+from crawler.urls import host_of
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_URLS = 1_000_000
@@ -42,28 +49,6 @@ JOB = "bench"
 
 SECTIONS = ["news", "blog", "products", "docs", "wiki", "forum/thread", "tag", "2024/11", "p"]
 WORDS = ["linked", "graph", "crawl", "page", "site", "index", "rank", "home", "about", "guide"]
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def machine_busy_s() -> float:
-    """CPU seconds every process on the machine has used so far (not idle, not waiting on
-    disk): set against a run's own CPU it shows what other load took meanwhile."""
-    t = psutil.cpu_times()
-    return sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "steal", 0.0)
-
-
-def python_speed_ms() -> float:
-    """CPU milliseconds of a fixed pure-Python loop. The same code on this (virtual) machine
-    runs up to about 2x slower at times, unseen by any load figure; runs compare fairly only
-    when this agrees."""
-    started = time.process_time()
-    total = 0
-    for i in range(1_000_000):
-        total += i
-    return 1000 * (time.process_time() - started)
 
 
 def make_urls(count: int, hosts: int, seed: int = 1) -> list[str]:
@@ -173,7 +158,7 @@ def pop_one(frontier: Frontier, limit: int) -> tuple[int, int]:
         if not popped.entries:
             break
         entry = popped.entries[0]
-        frontier.release(canonical_host(entry.url))
+        frontier.release(host_of(entry.url))
         frontier.ack([entry.fp])
         calls += 2
         done += 1
@@ -189,7 +174,7 @@ def pop_batched(frontier: Frontier, limit: int) -> tuple[int, int]:
         if not popped.entries:
             break
         for entry in popped.entries:
-            frontier.release(canonical_host(entry.url))
+            frontier.release(host_of(entry.url))
         frontier.ack([e.fp for e in popped.entries])
         calls += len(popped.entries) + 1
         done += len(popped.entries)
@@ -247,7 +232,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     say(f"generating {args.urls:,} URLs over {args.hosts:,} hosts ...")
     urls = make_urls(args.urls + args.urls // SINGLES, args.hosts)
     urls, singles = urls[: args.urls], urls[args.urls :]
-    server = EmbeddedRedis(work)
+    server = EmbeddedValkey(work)
     server.start()
     try:
         assert server.process is not None
@@ -292,14 +277,6 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "aof_rewrites": int(persistence.get("aof_rewrites", 0)),
         "aof_cpu_s": meter.aof_cpu_s,
     }
-
-
-def speed_note(speeds: list[float]) -> str:
-    before, after = speeds
-    return (
-        f"a fixed Python loop took {before:.0f} ms before, {after:.0f} ms after (this virtual "
-        "machine's speed drifts up to 2x; compare runs whose figures here agree)"
-    )
 
 
 def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
@@ -356,12 +333,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.strftime("%Y%m%d-%H%M%S")
-    work = Path(tempfile.mkdtemp(prefix="linkgraph-frontier-bench-"))
-    try:
+    started = timestamp()
+    with scratch_dir("linkgraph-frontier-bench-") as work:
         out = bench(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(args, out))
     result = {
@@ -373,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             "singles": args.urls // SINGLES,
             "pop_batch": POP_BATCH,
         },
-        "machine": {"cpus": cpus(), "python": platform.python_version(), "valkey": out["valkey"]},
+        "machine": machine(valkey=out["valkey"]),
         "mean_url_chars": out["mean_url_chars"],
         "aof_rewrites": out["aof_rewrites"],
         "aof_cpu_s": out["aof_cpu_s"],

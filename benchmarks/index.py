@@ -13,7 +13,6 @@ profile, backlinks-of-a-domain, intersect, top and top-pages queries, as the CLI
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import shutil
 import statistics
@@ -26,14 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.harness import timestamp, write_results
 from crawler import settings
-from crawler.cli.profile import build_profile
-from crawler.cli.query import REPORTS, TOP_SQL
-from crawler.cli.reports import INTERSECT_SQL, OUTLINKS_SQL, TOP_PAGES_SQL
+from crawler.reports import run_report
 from crawler.sinks import insert_rows
-from crawler.storage import StorageTarget, close_embedded, connect
+from crawler.storage import StorageTarget, connect
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LINKS_PER_PAGE = 50
 RUNS = 7
 
@@ -62,7 +59,7 @@ def generate(batch: int, start_page: int, domains: int, rng: np.random.Generator
             dhost = f"www.{dd}"
             links.append(
                 ["bench", url, host, sd, f"https://{dhost}/p/{dst_page[k]}", dhost, dd,
-                 f"anchor {dst_page[k] % 20}", "a", int(rel[k] < 0.1), int(rel[k] > 0.97),
+                 f"anchor {dst_page[k] % 20}", "a", "text", int(rel[k] < 0.1), int(rel[k] > 0.97),
                  int(0.95 < rel[k] <= 0.97), 0, now]
             )  # fmt: skip
         pages.append(
@@ -105,44 +102,29 @@ def run(total: int, data_dir: Path, domains: int) -> dict[str, Any]:
     top = client.query("SELECT dst_domain FROM domain_inbound ORDER BY backlinks DESC LIMIT 1")
     big = top.result_rows[0][0]
     mid = domain_name(domains // 20)
-    backlinks_sql = REPORTS["backlinks"][1]
 
-    def q(sql: str) -> None:
-        client.query(sql)
+    def q(name: str, **params: Any) -> None:
+        run_report(client, name, params)
 
+    mine, competitors = domain_name(domains // 10), [domain_name(i) for i in (1, 2, 3)]
     latencies = {
-        "profile (mid domain)": timed(lambda: build_profile(client, mid, 10)),
-        "profile (top domain)": timed(lambda: build_profile(client, big, 10)),
-        "backlinks of a domain (mid, 50 rows)": timed(
-            lambda: q(backlinks_sql.format(where=f"dst_domain = '{mid}'", limit=50))
-        ),
-        "backlinks of a domain (top, 50 rows)": timed(
-            lambda: q(backlinks_sql.format(where=f"dst_domain = '{big}'", limit=50))
-        ),
+        "profile (mid domain)": timed(lambda: q("profile", target=mid)),
+        "profile (top domain)": timed(lambda: q("profile", target=big)),
+        "backlinks of a domain (mid, 50 rows)": timed(lambda: q("backlinks", target=mid)),
+        "backlinks of a domain (top, 50 rows)": timed(lambda: q("backlinks", target=big)),
         "intersect (3 competitors, K=2)": timed(
-            lambda: q(
-                INTERSECT_SQL.format(
-                    target=f"'{domain_name(domains // 10)}'",
-                    competitors=", ".join(f"'{domain_name(i)}'" for i in (1, 2, 3)),
-                    k=2,
-                    limit=50,
-                )
-            )
+            lambda: q("intersect", domain=mine, competitors=competitors, min=2)
         ),
-        "top (domains by referring domains)": timed(lambda: q(TOP_SQL.format(limit=50))),
-        "top pages of a domain (mid)": timed(
-            lambda: q(TOP_PAGES_SQL.format(where=f"dst_domain = '{mid}'", limit=50))
-        ),
-        "outlinks of a domain (mid)": timed(
-            lambda: q(OUTLINKS_SQL.format(domain=f"'{mid}'", limit=50))
-        ),
+        "top (domains by referring domains)": timed(lambda: q("top")),
+        "top pages of a domain (mid)": timed(lambda: q("top-pages", target=mid)),
+        "outlinks of a domain (mid)": timed(lambda: q("outlinks", domain=mid)),
     }
     counts = client.query(
         f"SELECT (SELECT count() FROM backlinks WHERE dst_domain = '{mid}'), "
         f"(SELECT count() FROM backlinks WHERE dst_domain = '{big}'), "
         "(SELECT count() FROM backlinks_state)"
     ).result_rows[0]
-    close_embedded()
+    client.close()
     return {
         "links": total,
         "domains": domains,
@@ -180,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", metavar="DIR", help="build the index in DIR and keep it")
     p.add_argument("--rank", action="store_true", help="then time `linkgraph rank` on it")
     args = p.parse_args(argv)
+    started = timestamp()
     total = 100_000 if args.quick else args.links
     domains = args.domains or max(1000, total // 20)
     tmp = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lg-index-bench-"))
@@ -200,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  rank: {r['wall_s']:.1f} s, peak {r['peak_rss_mb']:,.0f} MB: {r['summary'].strip()}"
         )
-    RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"index-{total}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"  written to {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    write_results(f"index-{total}-{started}", result)
     return 0
 
 

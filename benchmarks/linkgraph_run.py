@@ -50,7 +50,7 @@ class Recorded:
 def read_index(data_dir: Path) -> dict[str, int]:
     # Imported here: loading chDB into the benchmark's own process only after the crawls keeps
     # its threads off the cores while they are measured.
-    from crawler.storage import StorageTarget, close_embedded, connect
+    from crawler.storage import StorageTarget, connect
 
     client = connect(StorageTarget("", data_dir), migrate=False)
     try:
@@ -69,7 +69,7 @@ def read_index(data_dir: Path) -> dict[str, int]:
         ).result_rows
         sizes: dict[str, int] = {str(table): int(size) for table, size in parts}
     finally:
-        close_embedded()
+        client.close()
     return {
         "pages": int(pages),
         "pages_ok": int(ok),
@@ -81,11 +81,11 @@ def read_index(data_dir: Path) -> dict[str, int]:
 
 
 def read_frontier(data_dir: Path) -> dict[str, int]:
-    from crawler.frontier.embedded import EmbeddedRedis
     from crawler.frontier.keys import JobKeys
+    from crawler.processes.valkey import EmbeddedValkey
 
     keys = JobKeys(JOB)
-    with EmbeddedRedis(data_dir) as server:  # replays the job's append-only file
+    with EmbeddedValkey(data_dir) as server:  # replays the job's append-only file
         client = redis.Redis.from_url(server.url)
         memory = client.info("memory")
         seen_bytes = client.memory_usage(keys.seen, samples=0) or 0  # 0: count every member

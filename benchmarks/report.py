@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import Cost
@@ -123,19 +120,3 @@ def verdict(ours: CrawlFigures, plain: CrawlFigures) -> str:
         # On short runs linkgraph's fixed start (chDB, Valkey) weighs most; this is the trend.
         text += f"; {steady:.2f}x once both are started"
     return text + "."
-
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def cpus() -> int:
-    return len(os.sched_getaffinity(0))
-
-
-def write_results(name: str, result: dict[str, Any]) -> Path:
-    """Save one run's figures as benchmarks/results/<name>.json (git-ignored)."""
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"results written to {path.relative_to(RESULTS_DIR.parent.parent)}")
-    return path

@@ -11,12 +11,8 @@ at 1 worker.
 from __future__ import annotations
 
 import argparse
-import platform
-import shutil
 import sys
-import tempfile
 import threading
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,20 +20,25 @@ from typing import Any
 import psutil
 
 from benchmarks import linkgraph_run
-from benchmarks.frontier import machine_busy_s, python_speed_ms, speed_note
-from benchmarks.localweb import serve_bench_web
+from benchmarks.benchweb import serve_bench_web
+from benchmarks.harness import (
+    cpus,
+    machine,
+    machine_busy_s,
+    python_speed_ms,
+    say,
+    scratch_dir,
+    speed_note,
+    timestamp,
+    write_results,
+)
 from benchmarks.measure import SAMPLE_SECONDS, Cost, run_measured, tree_cpu_s
-from benchmarks.report import cpus, write_results
 from crawler import settings as linkgraph_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PAGES = 3000
 QUICK_PAGES = 300
 DEFAULT_WORKERS = (1, 2, 4)
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 class RoleSampler(threading.Thread):
@@ -261,15 +262,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.strftime("%Y%m%d-%H%M%S")
-    work = Path(tempfile.mkdtemp(prefix="linkgraph-scaling-"))
-    try:
+    started = timestamp()
+    with scratch_dir("linkgraph-scaling-", keep=args.keep) as work:
         runs, seeds, speed = bench(args, work)
-    finally:
-        if args.keep:
-            say(f"work directory kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
     print()
     print(report(args, runs, seeds, speed))
     base = next((r for r in runs if r.workers == 1), runs[0])
@@ -283,11 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             "workers": list(args.workers),
             "concurrent_requests": linkgraph_settings.CONCURRENT_REQUESTS,
         },
-        "machine": {
-            "cpus": cpus(),
-            "python": platform.python_version(),
-            "python_speed_ms": speed,
-        },
+        "machine": machine(python_speed_ms=speed),
         "runs": [{**r.as_dict(), "scaling": r.pages_per_s / base.pages_per_s} for r in runs],
     }
     write_results(f"scaling-{started}", result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -15,6 +16,8 @@ from crawler.frontier import Frontier, frontier_for
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+logger = logging.getLogger(__name__)
+
 
 class Progress:
     def __init__(self, crawler: Crawler, frontier: Frontier, interval: float) -> None:
@@ -23,7 +26,7 @@ class Progress:
         self.interval = interval
         self.started = time.monotonic()
         self._last = (self.started, 0)
-        self._loop = task.LoopingCall(self.report)
+        self._loop = task.LoopingCall(self._tick)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Progress:
@@ -41,6 +44,13 @@ class Progress:
     def closed(self) -> None:
         if self._loop.running:
             self._loop.stop()
+
+    def _tick(self) -> None:
+        # A LoopingCall stops at its first error: a missed line must not end the progress.
+        try:
+            self.report()
+        except Exception as exc:
+            logger.warning("progress line skipped (%s: %s)", type(exc).__name__, exc)
 
     def report(self) -> None:
         stats = self.crawler.stats

@@ -3,21 +3,36 @@ every non-public address unless the operator allows private ones.
 
 The check runs on the resolved address, so a public name that resolves to 10.0.0.1 (DNS
 rebinding) or a redirect to http://127.0.0.1/ is refused like the literal address would be.
+An IPv6 address that carries an IPv4 address (IPv4-mapped, IPv4-compatible, SIIT, NAT64,
+6to4) is judged by the IPv4 address it leads to: `64:ff9b::10.0.0.1` is refused, while
+`64:ff9b::8.8.8.8` is as public as 8.8.8.8. The local-use NAT64 prefix is always refused.
+
+Twisted hands a resolver's failure to nobody (a connection only sees "no results"), so the
+address guard middleware asks this resolver before each request is sent, and the refusal
+reaches the errback as a RefusedAddress (see crawler.failures).
+
+A failed lookup says whether the name does not exist: getaddrinfo's EAI_NONAME is the DNS's
+NXDOMAIN (or no such name in the hosts file), raised as NameNotFound, and the target counts as
+gone. Every other failure (EAI_AGAIN for a timeout or SERVFAIL, EAI_NODATA for a name without
+an IPv4 address, our own timeout) is a DNSLookupError: the target is unreachable for now.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrapy.resolver import CachingThreadedResolver
-from twisted.internet import defer
+from scrapy.resolver import CachingThreadedResolver, dnscache
+from twisted.internet import defer, threads
 from twisted.internet.error import DNSLookupError
 from twisted.internet.interfaces import IResolverSimple
 from zope.interface import implementer
 
 from crawler.errors import UsageError
+from crawler.failures import NameNotFound, RefusedAddress
+from crawler.urls import dns_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,8 +41,19 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
 
-class RefusedAddress(DNSLookupError):
-    """The host resolves to an address linkgraph does not fetch without --allow-private."""
+# IPv6 ranges whose last 32 bits are an IPv4 address that the packet is delivered to.
+_IPV4_IN_LOW_BITS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "::ffff:0:0/96",  # IPv4-mapped (RFC 4291 2.5.5.2)
+        "::ffff:0:0:0/96",  # IPv4-translated, SIIT (RFC 7915)
+        "::/96",  # IPv4-compatible, deprecated (RFC 4291 2.5.5.1); also :: and ::1
+        "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052)
+    )
+)
+# Local-use NAT64 (RFC 8215) translates into the operator's own network, and the operator picks
+# the prefix length, so where the IPv4 address sits is unknown: never public.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 def read_hosts_file(path: str | Path) -> dict[str, str]:
@@ -36,6 +62,8 @@ def read_hosts_file(path: str | Path) -> dict[str, str]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read hosts file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"hosts file {path} is not UTF-8 text") from None
     mapping: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         fields = line.split("#", 1)[0].split()
@@ -48,13 +76,8 @@ def read_hosts_file(path: str | Path) -> dict[str, str]:
         if len(fields) < 2:
             raise UsageError(f"{path}:{number}: an address without a host name")
         for name in fields[1:]:
-            mapping.setdefault(name.lower().rstrip("."), fields[0])
+            mapping.setdefault(dns_name(name), fields[0])
     return mapping
-
-
-def refusal_key(host: str) -> str:
-    """The same key for a URL's host (`[::1]`, `A.com.`) and the name Twisted resolves."""
-    return host.lower().rstrip(".").strip("[]")
 
 
 def _ip_literal(name: str) -> str | None:
@@ -64,19 +87,41 @@ def _ip_literal(name: str) -> str | None:
         return None
 
 
-def is_public(address: str) -> bool:
+def delivered_to(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a connection to `address` reaches: the embedded IPv4 address of an IPv6
+    translation form (6to4 included), the address itself otherwise; None when unknowable."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip in _LOCAL_NAT64:
+        return None
+    if any(ip in net for net in _IPV4_IN_LOW_BITS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour or ip
+
+
+def is_public(address: str) -> bool:
+    """Whether `address` leads to the public internet (global unicast, not reserved)."""
+    ip = delivered_to(address)
+    if ip is None or not ip.is_global or ip.is_multicast or ip.is_reserved:
+        return False
+    return not (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local)
+
+
+def lookup_ipv4(name: str) -> str:
+    """The IPv4 address of `name` from the system resolver (blocking: run it in a thread)."""
+    try:
+        return socket.gethostbyname(name)
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_NONAME:
+            raise NameNotFound(name) from None
+        raise DNSLookupError(None, f"{name}: {exc.strerror}") from None
+    except (UnicodeError, ValueError) as exc:  # a label too long for IDNA, a NUL
+        raise NameNotFound(name) from exc
 
 
 @implementer(IResolverSimple)
 class GuardedResolver(CachingThreadedResolver):
-    # Twisted reports every failed resolution as "no results", so the names refused here are
-    # remembered (name -> address) for the spider to record the real reason.
-    refused: dict[str, str] = {}
-
     def __init__(
         self,
         reactor: Any,
@@ -94,7 +139,7 @@ class GuardedResolver(CachingThreadedResolver):
         s = crawler.settings
         hosts_file = s.get("LINKGRAPH_HOSTS_FILE")
         hosts = read_hosts_file(hosts_file) if hosts_file else {}
-        hosts.update(s.getdict("LINKGRAPH_HOSTS"))
+        hosts.update({dns_name(k): v for k, v in s.getdict("LINKGRAPH_HOSTS").items()})
         return cls(
             reactor,
             s.getint("DNSCACHE_SIZE") if s.getbool("DNSCACHE_ENABLED") else 0,
@@ -105,14 +150,32 @@ class GuardedResolver(CachingThreadedResolver):
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> Deferred[str]:
         literal = _ip_literal(name)
-        mapped = literal or self.hosts.get(name.lower().rstrip("."))
-        d = defer.succeed(mapped) if mapped else super().getHostByName(name, timeout)
+        mapped = literal or self.hosts.get(dns_name(name))
+        d = defer.succeed(mapped) if mapped else self._lookup(name)
         return d.addCallback(self._check, name)
+
+    def _lookup(self, name: str) -> Deferred[str]:
+        # Twisted's ThreadedResolver would turn every failure into one DNSLookupError with
+        # only a message, so the lookup that tells NXDOMAIN apart is done here.
+        if name in dnscache:
+            return defer.succeed(dnscache[name])
+        reactor: Any = self.reactor
+        d: Deferred[str] = threads.deferToThreadPool(
+            reactor, reactor.getThreadPool(), lookup_ipv4, name
+        )
+        d.addTimeout(self.timeout, reactor, onTimeoutCancel=self._timed_out(name))
+        if dnscache.limit:
+            d.addCallback(self._cache_result, name)
+        return d
+
+    @staticmethod
+    def _timed_out(name: str) -> Any:
+        def fail(result: Any, timeout: float) -> None:
+            raise DNSLookupError(None, f"{name}: no answer in {timeout:g}s")
+
+        return fail
 
     def _check(self, address: str, name: str) -> str:
         if not self.allow_private and not is_public(address):
-            self.refused[refusal_key(name)] = address
-            raise RefusedAddress(
-                f"{name} resolves to non-public address {address} (use --allow-private)"
-            )
+            raise RefusedAddress(name, address)
         return address

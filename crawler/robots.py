@@ -23,12 +23,14 @@ import re
 __all__ = [
     "MAX_ROBOTS_BYTES",
     "RobotsPolicy",
+    "cut_at_line",
     "normalise_pattern",
     "url_path_for_robots",
     "valid_product_token",
 ]
 
-# RFC 9309 2.5: crawlers MUST parse at least the first 500 KiB.
+# RFC 9309 2.5: crawlers MUST parse at least the first 500 KiB. The default budget of
+# from_fetch; the crawler passes LINKGRAPH_ROBOTS_MAX_BYTES instead.
 MAX_ROBOTS_BYTES = 512 * 1024
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -66,6 +68,16 @@ def url_path_for_robots(url: str) -> str:
         return "/"
     path = url[begin:] if end < 0 else url[begin:end]
     return path if path[0] == "/" else "/" + path
+
+
+def cut_at_line(body: bytes, limit: int) -> bytes:
+    """The first `limit` bytes of `body`, less the line the limit falls in: a rule cut short
+    could mean more than it says ("Disallow: /private" cut to "Disallow: /" blocks the whole
+    site). A body within the limit is kept whole, its last line too."""
+    if len(body) <= limit:
+        return body
+    kept = body[:limit]
+    return kept[: max(kept.rfind(b"\n"), kept.rfind(b"\r")) + 1]
 
 
 def _upper(match: re.Match[str]) -> str:
@@ -202,11 +214,6 @@ class RobotsPolicy:
         self._by_agent: dict[str, tuple[list[Rule], list[float]]] = {}
         self._selected: dict[str, tuple[tuple[Rule, ...], float | None]] = {}
         if parsed:
-            if len(body) > MAX_ROBOTS_BYTES:
-                # Drop the cut line too: "Disallow: /private" cut to "Disallow: /" would
-                # block the whole site.
-                kept = body[:MAX_ROBOTS_BYTES]
-                self.body = kept[: max(kept.rfind(b"\n"), kept.rfind(b"\r")) + 1]
             text = self.body.decode("utf-8", "replace").removeprefix("\ufeff")
             for group in _parse(text):
                 for agent in filter(None, group.agents):
@@ -216,9 +223,12 @@ class RobotsPolicy:
         self._global = self._by_agent.get("*")
 
     @classmethod
-    def from_fetch(cls, status: int, body: bytes) -> RobotsPolicy:
-        """The policy for a robots.txt fetch that ended with `status` (0: network error)."""
-        return cls(status, body)
+    def from_fetch(
+        cls, status: int, body: bytes, max_bytes: int = MAX_ROBOTS_BYTES
+    ) -> RobotsPolicy:
+        """The policy for a robots.txt fetch that ended with `status` (0: network error), from
+        the lines within the first `max_bytes` bytes of `body`."""
+        return cls(status, cut_at_line(body, max_bytes))
 
     def _select(self, agent: str) -> tuple[tuple[Rule, ...], float | None]:
         chosen = self._selected.get(agent)
@@ -252,7 +262,7 @@ class RobotsPolicy:
         return self._select(agent)[1]
 
     def to_bytes(self) -> bytes:
-        """Status and (truncated) body: enough to rebuild the policy in another process."""
+        """Status and (cut) body: enough to rebuild the policy in another process."""
         return _MAGIC + b"%d\n" % self.status + self.body
 
     @classmethod

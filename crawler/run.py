@@ -1,77 +1,67 @@
-"""Runs one crawl job in this process: Redis up (embedded or by URL), storage checked, Scrapy run,
-summary out. The CLI's `crawl` and `demo` commands are thin layers over `run_crawl`.
+"""Runs one crawl job in this process: Redis up (embedded or by URL), the job's spec resolved
+and saved, storage checked, Scrapy run. The CLI's `crawl`, `worker`, `recrawl` and `demo`
+commands are thin layers over `run_crawl`.
+
+Stopping (crawler/processes/stopping.py): a SIGINT or SIGTERM stops the crawl gracefully, and
+the coordinator relays it to its workers; a second one stops at once. The embedded Valkey server
+is supervised while the crawl runs (crawler/processes/supervisor.py), and stopped last, after
+the workers and the index writer. A Redis server unreachable for LINKGRAPH_REDIS_TIMEOUT ends
+the process with RedisUnreachable, one line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import subprocess
+import os
+import signal
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
-from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 
-from crawler import USER_AGENT, jobs
+from crawler import jobs
+from crawler import settings as defaults
 from crawler.errors import UsageError
-from crawler.frontier import Frontier
+from crawler.frontier import Entry, Frontier
+from crawler.frontier.connection import RedisUnreachable, SaidOnce, outage_of, stop_waiting
 from crawler.frontier.connection import connect as connect_redis
-from crawler.frontier.embedded import EmbeddedRedis
-from crawler.frontier.keys import JOBS_KEY
-from crawler.jobs import JobConfig
-from crawler.resolver import read_hosts_file
+from crawler.handoff import decode
+from crawler.jobspec import JobSpec, index_url, seed_domains
+from crawler.processes.stopping import KILL, JobProcess, follow_coordinator, interrupt_on_sigterm
+from crawler.processes.supervisor import Supervisor
+from crawler.processes.valkey import EmbeddedValkey
+from crawler.processes.workers import WorkerGroup
 from crawler.spiders.links import LinkSpider
 from crawler.storage import StorageTarget, connect
 
 SEED_BATCH = 1000  # seeds queued per frontier call
-# How long a worker process may take to finish after the index owner's crawl ended.
-WORKER_EXIT_SECONDS = 60.0
+# The finish reason of a crawl stopped at once (a second Ctrl-C): its summary says so.
+INTERRUPTED = "interrupted"
+# A worker meets a Redis outage up to a heartbeat later than its coordinator, then waits out the
+# same timeout: the coordinator waits that much longer for it.
+LINGER_SECONDS = 10.0
 
 
-@dataclass
-class CrawlOptions:
-    job: str
-    seeds: list[str]
-    storage: StorageTarget
-    redis_url: str = ""
-    max_pages: int = 0
-    max_pages_per_host: int = 0
-    max_depth: int = 0
-    follow_links: bool = True
-    delay: float = 1.0
-    hosts_file: str = ""
-    hosts: dict[str, str] = field(default_factory=dict)
-    allow_private: bool = False
-    user_agent: str = USER_AGENT
-    warc_dir: str = ""
+@dataclass(frozen=True)
+class ProcessOptions:
+    """What this process does for a job: its own choices, never saved with the job."""
+
+    data_dir: Path = Path(defaults.LINKGRAPH_DATA_DIR)
+    redis_url: str = defaults.REDIS_URL  # "" = an embedded server with its files in data_dir
+    clickhouse_url: str = ""  # this process's own, with its password ("" = the job's)
     log_level: str = "WARNING"
-    progress_seconds: float = 5.0
-    workers: int = 1  # processes on this machine; this one owns the index
-    lease_seconds: float = 300.0
-    joining: bool = False  # a `linkgraph worker`: the job exists, its settings come from Redis
-    handoff: bool = False  # with joining: hand rows to the owner of the embedded index
-    extra_settings: dict[str, Any] = field(default_factory=dict)
-
-    def job_config(self) -> JobConfig:
-        return JobConfig(
-            delay=self.delay,
-            max_pages=self.max_pages,
-            max_pages_per_host=self.max_pages_per_host,
-            max_depth=self.max_depth,
-            follow_links=self.follow_links,
-            allow_private=self.allow_private,
-            hosts=self.hosts,
-            user_agent=self.user_agent,
-            embedded_storage=self.storage.embedded,
-            database=self.storage.database,
-            lease_seconds=self.lease_seconds,
-            settings=self.extra_settings,
-        )
+    progress: bool = True
+    workers: int = 1  # crawling processes on this machine; this one owns the index
+    warc_dir: str = defaults.LINKGRAPH_WARC_DIR
+    joining: bool = False  # a `linkgraph worker`: the job exists, and so does its spec
+    coordinated: bool = False  # a worker started by a coordinator: it follows its stdin
 
 
 @dataclass
@@ -84,123 +74,212 @@ class CrawlResult:
 
 
 @contextlib.contextmanager
-def redis_for(url: str, data_dir: Path) -> Iterator[str]:
-    """The Redis URL to use: the given one (checked), or an embedded server for the run."""
+def redis_for(url: str, data_dir: Path, *, supervise: bool = False) -> Iterator[str]:
+    """The Redis URL to use: the given one (checked), or an embedded server for the run,
+    restarted if it dies while `supervise`d."""
     if url:
         connect_redis(url).close()
         yield url
         return
-    server = EmbeddedRedis(data_dir)
+    server = EmbeddedValkey(data_dir)
+    started = server.start()
+    supervisor = Supervisor(server) if supervise and server.process is not None else None
     try:
-        yield server.start()
+        if supervisor is not None:
+            supervisor.start()
+        yield started
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         server.stop()
 
 
-def build_settings(options: CrawlOptions, redis_url: str) -> Settings:
+def build_settings(
+    spec: JobSpec, process: ProcessOptions, storage: StorageTarget, redis_url: str
+) -> Settings:
+    """The Scrapy settings of one process of the job: the spec's, then the process's own."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
-    settings.setdict(
-        {
-            "REDIS_URL": redis_url,
-            "LINKGRAPH_JOB": options.job,
-            "LINKGRAPH_SEEDS": [],  # run_crawl queued them already (see _start_job)
-            "LINKGRAPH_DATA_DIR": str(options.storage.data_dir),
-            "LINKGRAPH_CLICKHOUSE_URL": options.storage.url,
-            "LINKGRAPH_DATABASE": options.storage.database,
-            "LINKGRAPH_MAX_PAGES": options.max_pages,
-            "LINKGRAPH_MAX_PAGES_PER_HOST": options.max_pages_per_host,
-            "LINKGRAPH_MAX_DEPTH": options.max_depth,
-            "LINKGRAPH_FOLLOW_LINKS": options.follow_links,
-            "LINKGRAPH_DELAY": options.delay,
-            "LINKGRAPH_HOSTS": options.hosts,
-            "LINKGRAPH_ALLOW_PRIVATE": options.allow_private,
-            "LINKGRAPH_WARC_DIR": options.warc_dir,
-            "LINKGRAPH_PROGRESS_SECONDS": options.progress_seconds,
-            "LINKGRAPH_LEASE_SECONDS": options.lease_seconds,
-            "LINKGRAPH_HANDOFF": options.handoff,
-            # leases of a stopped run are returned by run_crawl, before any worker starts
-            "LINKGRAPH_RETURN_LEASES_AT_START": False,
-            "USER_AGENT": options.user_agent,
-            "LOG_LEVEL": options.log_level,
-        },
-        priority="cmdline",
-    )
-    settings.setdict(options.extra_settings, priority="cmdline")
+    settings.setdict(spec.scrapy_settings(), priority="cmdline")
+    own: dict[str, Any] = {
+        "REDIS_URL": redis_url,
+        "LINKGRAPH_SEEDS": [],  # the coordinator queued them already (see _start_job)
+        "LINKGRAPH_DATA_DIR": str(process.data_dir),
+        "LINKGRAPH_CLICKHOUSE_URL": storage.url,  # with the password the spec leaves out
+        "LINKGRAPH_WARC_DIR": process.warc_dir,
+        "LINKGRAPH_HANDOFF": process.joining and spec.embedded,
+        # leases of a stopped run are returned by run_crawl, before any worker starts
+        "LINKGRAPH_RETURN_LEASES_AT_START": False,
+        "LOG_LEVEL": process.log_level,
+    }
+    if not process.progress:
+        own["LINKGRAPH_PROGRESS_SECONDS"] = 0
+    settings.setdict(own, priority="cmdline")
     return settings
 
 
-def run_crawl(options: CrawlOptions) -> CrawlResult:
-    """Crawl in this process; with workers > 1, also in that many - 1 worker processes."""
-    if options.hosts_file:
-        options.hosts = {**read_hosts_file(options.hosts_file), **options.hosts}
-    if not options.handoff:
-        options.storage.data_dir.mkdir(parents=True, exist_ok=True)
-        connect(options.storage)  # an unreachable or locked index fails before any fetch
-    with redis_for(options.redis_url, options.storage.data_dir) as redis_url:
-        client = connect_redis(redis_url)
-        if not options.joining:
-            _start_job(client, options)
-        workers = [_spawn_worker(options, redis_url) for _ in range(options.workers - 1)]
-        try:
-            crawler = _crawl(options, redis_url)
-        finally:
-            _reap(workers)
-        stats = crawler.stats.get_stats() if crawler.stats else {}
-        return CrawlResult(
-            job=options.job,
-            finish_reason=str(stats.get("finish_reason", "unknown")),
-            pages=int(stats.get("linkgraph/pages", 0)),
-            links=int(stats.get("linkgraph/links", 0)),
-            frontier=Frontier(client, options.job).stats(),
-        )
+def run_crawl(
+    job: str,
+    process: ProcessOptions,
+    given: Mapping[str, Any] | None = None,
+    seeds: Sequence[str] = (),
+) -> CrawlResult:
+    """Crawl job `job` in this process; with workers > 1, also in that many - 1 worker
+    processes. A new job's spec is built from `given` (setting name -> checked value); a
+    resumed one keeps its saved spec but for `given`. A joining worker takes the saved spec."""
+    interrupt_on_sigterm()
+    resume = f"linkgraph {'worker' if process.joining else 'crawl'} --job {job}"
+    try:
+        with redis_for(process.redis_url, process.data_dir, supervise=not process.joining) as url:
+            return _run(job, process, url, given or {}, seeds)
+    except RedisUnreachable as exc:
+        exc.resume = resume
+        raise
 
 
-def _start_job(client: redis.Redis, options: CrawlOptions) -> None:
-    if not options.seeds and not client.sismember(JOBS_KEY, options.job):
-        raise UsageError(f"job {options.job!r} has no seeds: give URLs or --seeds-file to start it")
-    previous = jobs.load(client, options.job)
-    if previous and not options.seeds:  # resumed without seeds: the seeds' domains stay
-        seed_domains = previous.settings.get("LINKGRAPH_SEED_DOMAINS", [])
-        options.extra_settings["LINKGRAPH_SEED_DOMAINS"] = seed_domains
-    jobs.save(client, options.job, options.job_config())
-    frontier = Frontier(client, options.job, max_pages_per_host=options.max_pages_per_host)
+def _run(
+    job: str, process: ProcessOptions, redis_url: str, given: Mapping[str, Any],
+    seeds: Sequence[str],
+) -> CrawlResult:  # fmt: skip
+    client = connect_redis(redis_url)
+    changes: list[str] = []
+    if process.joining:
+        spec = _saved(client, job)
+    else:
+        spec, changes = resolve_spec(client, job, given, seeds)
+    timeout = float(spec.scrapy_settings().get("LINKGRAPH_REDIS_TIMEOUT",
+                                               defaults.LINKGRAPH_REDIS_TIMEOUT))  # fmt: skip
+    client = connect_redis(redis_url, check=False, timeout=timeout)
+    storage = StorageTarget(index_url(spec, process.clickhouse_url), process.data_dir,
+                            spec.database)  # fmt: skip
+    if not (process.joining and spec.embedded):  # a hand-off worker opens no index
+        process.data_dir.mkdir(parents=True, exist_ok=True)
+        connect(storage)  # an unreachable or locked index fails before anything is saved
+    if not process.joining:
+        _start_job(client, spec, changes, seeds)
+    workers = WorkerGroup()
+    runner = JobProcess(build_settings(spec, process, storage, redis_url), workers.tell)
+    runner.note_signals_until_started(sigint=not process.coordinated)
+    crawler: Crawler | None = None
+    try:
+        for _ in range(process.workers - 1):
+            _spawn_worker(workers, spec, process, storage, redis_url)
+        if process.coordinated:
+            follow_coordinator(runner, sys.stdin.fileno())
+        crawler = _crawl(runner)
+    finally:
+        # Without Redis, each worker gives up on it after its own timeout, and says so.
+        linger = timeout + LINGER_SECONDS if outage_of(redis_url).given_up else 0.0
+        _after_crawl(workers, forced=crawler is None or runner.stopped_by == KILL, linger=linger)
+    if outage_of(redis_url).given_up:
+        raise RedisUnreachable(redis_url, outage_of(redis_url).gave_up_after)
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    reason = INTERRUPTED if runner.stopped_by == KILL else stats.get("finish_reason")
+    return CrawlResult(
+        job=job,
+        finish_reason=str(reason or "unknown"),
+        pages=int(stats.get("linkgraph/pages", 0)),
+        links=int(stats.get("linkgraph/links", 0)),
+        frontier=Frontier(client, job).stats(),
+    )
+
+
+def _after_crawl(workers: WorkerGroup, *, forced: bool, linger: float) -> None:
+    """Wait for the workers; a stop signal now makes them (and Redis calls) stop at once."""
+
+    def insist(signum: int, frame: Any) -> None:
+        stop_waiting(0.0)
+        workers.tell(KILL)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, insist)
+    workers.reap(forced=forced, linger=linger)
+    if in_main:  # what follows (a summary, the demo's server) stops as Python programs do
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        interrupt_on_sigterm()
+
+
+def _saved(client: redis.Redis, job: str) -> JobSpec:
+    spec = jobs.load(client, job)
+    if spec is None:
+        raise UsageError(f"no job {job!r} in this frontier (see `linkgraph jobs`)")
+    return spec
+
+
+def resolve_spec(
+    client: redis.Redis, job: str, given: Mapping[str, Any], seeds: Sequence[str]
+) -> tuple[JobSpec, list[str]]:
+    """The job's spec: the saved one (or the defaults) updated with what was given, and what
+    that changed in a saved one."""
+    saved = jobs.load(client, job)
+    if saved is None and not seeds:
+        raise UsageError(f"job {job!r} has no seeds: give URLs or --seeds-file to start it")
+    base = saved or JobSpec(job=job)
+    if seeds:  # the seed-domains scope covers every seed the job was ever given
+        domains = sorted({*base.seed_domains, *seed_domains(seeds)})
+        given = {**given, "LINKGRAPH_SEED_DOMAINS": domains}
+    spec, changes = base.updated(given)
+    return spec, changes if saved else []
+
+
+def _start_job(
+    client: redis.Redis, spec: JobSpec, changes: list[str], seeds: Sequence[str]
+) -> None:
+    for change in changes:
+        print(f"job {spec.job}: {change}", file=sys.stderr)
+    jobs.save(client, spec)
+    frontier = Frontier(client, spec.job, max_pages_per_host=spec.max_pages_per_host)
     # Seeds are queued (deduplicated) before any worker starts: a worker that found the
     # frontier empty would take the job for finished.
-    for start in range(0, len(options.seeds), SEED_BATCH):
-        frontier.add((url, 0) for url in options.seeds[start : start + SEED_BATCH])
+    for start in range(0, len(seeds), SEED_BATCH):
+        frontier.add((url, 0) for url in seeds[start : start + SEED_BATCH])
     if frontier.live_workers() == 0:
         # Nobody is crawling this job: what is still leased was in flight when it last
-        # stopped, and was never recorded.
-        frontier.return_leases()
+        # stopped, and was never recorded; but for the pages whose rows wait in the hand-off
+        # stream (a coordinator stopped at once), which the index owner stores first.
+        waiting = _handed_over(client, frontier)
+        if not waiting:
+            frontier.return_leases()
+        else:
+            leased = [Entry.loads(raw) for raw in client.hvals(frontier.keys.leases)]
+            frontier.return_leases([e for e in leased if e.fp not in waiting])
 
 
-def _crawl(options: CrawlOptions, redis_url: str) -> Crawler:
-    process = CrawlerProcess(build_settings(options, redis_url))
-    logging.getLogger("scrapy").setLevel(options.log_level)
-    crawler = process.create_crawler(LinkSpider)
-    process.crawl(crawler)
-    process.start()
+def _handed_over(client: redis.Redis, frontier: Frontier) -> set[str]:
+    """Fingerprints of the pages whose rows wait in the job's hand-off stream."""
+    waiting: set[str] = set()
+    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", client.xrange(frontier.keys.rows))
+    for _id, fields in entries:
+        waiting.update(decode(fields[b"batch"], "").fingerprints)
+    return waiting
+
+
+def _crawl(runner: JobProcess) -> Crawler:
+    logging.getLogger("scrapy").setLevel(runner.settings["LOG_LEVEL"])
+    crawler = runner.create_crawler(LinkSpider)
+    runner.watch(crawler)
+    runner.crawl(crawler)
+    for handler in logging.getLogger().handlers:  # Scrapy's, (re)installed by crawl()
+        handler.addFilter(SaidOnce())
+    runner.start()
     return crawler
 
 
-def _spawn_worker(options: CrawlOptions, redis_url: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "crawler.cli.main", "worker", "--job", options.job,
-            "--redis", redis_url, "--data-dir", str(options.storage.data_dir), "-q"]  # fmt: skip
-    if options.storage.url:
-        args += ["--clickhouse", options.storage.url, "--database", options.storage.database]
-    if options.warc_dir:
-        args += ["--warc", options.warc_dir]
-    if options.log_level == "INFO":
+def _spawn_worker(
+    workers: WorkerGroup,
+    spec: JobSpec,
+    process: ProcessOptions,
+    storage: StorageTarget,
+    redis_url: str,
+) -> None:
+    args = [sys.executable, "-m", "crawler.cli.main", "worker", "--job", spec.job,
+            "--data-dir", str(process.data_dir), "-q", "--from-coordinator"]  # fmt: skip
+    if process.warc_dir:
+        args += ["--warc", process.warc_dir]
+    if process.log_level == "INFO":
         args.append("--verbose")
-    return subprocess.Popen(args, stdin=subprocess.DEVNULL)
-
-
-def _reap(workers: list[subprocess.Popen[bytes]]) -> None:
-    """Workers stop by themselves when the job ends or stops; wait for them, then insist."""
-    for proc in workers:
-        try:
-            proc.wait(timeout=WORKER_EXIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait()
+    # The URLs travel in the environment, where `ps` does not show their passwords.
+    env = {**os.environ, "LINKGRAPH_REDIS_URL": redis_url, "LINKGRAPH_CLICKHOUSE_URL": storage.url}
+    workers.spawn(args, env)

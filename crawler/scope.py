@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from crawler.urls import canonical_host, registered_domain
+from crawler.urls import host_of, registered_domain
 
 SCOPES = ("all", "same-domain", "seed-domains")
 # Session ids in paths (;jsessionid=...) or queries make endless copies of one site.
@@ -34,7 +34,7 @@ class Scope:
 
     def why_not(self, url: str, src_domain: str) -> str:
         """ "" when the link is followed, else the reason it is not."""
-        host = canonical_host(url)
+        host = host_of(url)
         domain = registered_domain(host)
         if self.deny and _matches(host, domain, self.deny):
             return "denied domain"
@@ -76,6 +76,8 @@ def read_domains(values: list[str], files: list[str]) -> frozenset[str]:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read domains file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"domains file {path} is not UTF-8 text") from None
         names += [line.split("#", 1)[0] for line in text.splitlines()]
     cleaned = {n.strip().lower().rstrip(".") for n in names}
     return frozenset(n.encode("idna").decode() if not n.isascii() else n for n in cleaned if n)

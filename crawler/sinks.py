@@ -1,130 +1,131 @@
-"""Where a worker's batches of rows go: straight into ClickHouse, or through Redis to the process
-that owns the embedded chDB.
+"""Where a worker's batches of rows go, chosen by URL scheme: the one registry is `SINKS`.
 
-chDB allows one process per data directory, so the workers of an embedded job hand their
-batches to the coordinator over a Redis stream with a consumer group: a batch stays in the stream
-until the coordinator has inserted it and ended its pages' frontier leases, so a coordinator that
-dies mid-batch reads it again when it comes back. Rows carry their times as unix floats (JSON
-has no datetime); they become datetimes once per page, at insert time.
+`chdb://PATH` is the embedded index, `http(s)://` a ClickHouse server, and `redis-stream://` the
+hand-off to the process that owns an embedded index (crawler/handoff.py), which the pipeline
+picks when this process is a worker of such a job. A new backend is a class with
+`from_crawler(crawler, uri)`, `store`, `close` and `durable`, plus its entry in `SINKS`, the way
+Scrapy's FEED_STORAGES choose a feed storage.
+
+Storing is idempotent: a batch carries its `insert_deduplication_token`, and the tables keep a
+deduplication window (deploy/clickhouse/024-026), so a batch stored again after a failure
+(a timeout whose insert did land, a replay after a crash) adds no rows. Only then are its pages'
+frontier leases ended: retrying the insert alone is safe, retrying insert-then-acknowledge as one
+unit is not.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-import redis
+from scrapy.utils.misc import load_object
 
-from crawler.frontier import Frontier
+from crawler.errors import UsageError
+from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, TIME_COLUMN, Batch, as_millis, new_token
+from crawler.storage import StorageTarget, connect
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
+    from scrapy.crawler import Crawler
 
-PAGE_COLUMNS = [
-    "job", "url", "host", "domain", "status", "content_type", "bytes", "depth", "fetched_at",
-    "title", "canonical", "noindex", "nofollow", "error", "location", "links",
-]  # fmt: skip
-LINK_COLUMNS = [
-    "job", "src_url", "src_host", "src_domain", "dst_url", "dst_host", "dst_domain", "anchor",
-    "tag", "nofollow", "ugc", "sponsored", "page_nofollow", "fetched_at",
-]  # fmt: skip
-_PAGE_TIME = PAGE_COLUMNS.index("fetched_at")
-_PAGE_ERROR = PAGE_COLUMNS.index("error")
-_LINK_TIME = LINK_COLUMNS.index("fetched_at")
-GROUP = "writers"
-# A worker waits while this many batches are queued for the coordinator (backpressure).
-MAX_PENDING_BATCHES = 64
-
-Row = list[Any]
+SINKS: dict[str, str] = {
+    "chdb": "crawler.sinks.ClickHouseSink",
+    "http": "crawler.sinks.ClickHouseSink",
+    "https": "crawler.sinks.ClickHouseSink",
+    "redis-stream": "crawler.handoff.StreamSink",
+}
+WRITE_ATTEMPTS = 3  # tries of one step (an insert, an acknowledgement) before the crawl stops
 
 
 class Sink(Protocol):
-    def write(self, pages: list[Row], links: list[Row], fingerprints: list[str]) -> None: ...
+    # True: a stored batch is in the index, so its pages' leases can end. The hand-off is not:
+    # the index owner ends them once it has inserted the batch.
+    durable: bool
+
+    def store(self, batch: Batch) -> None:
+        """Store the batch; storing it again (a retry, a replay) must add nothing."""
+
+    def close(self) -> None: ...
 
 
-def failures(pages: list[Row]) -> int:
-    return sum(1 for row in pages if row[_PAGE_ERROR])
+def open_sink(uri: str, crawler: Crawler) -> Sink:
+    """The sink registered for the URI's scheme, built for this crawler."""
+    scheme = urlsplit(uri).scheme
+    if scheme not in SINKS:
+        known = ", ".join(f"{s}://" for s in SINKS)
+        raise UsageError(f"no index backend for the scheme {scheme!r}: use one of {known}")
+    sink: Sink = load_object(SINKS[scheme]).from_crawler(crawler, uri)
+    return sink
 
 
-def insert_rows(client: Client, pages: list[Row], links: list[Row]) -> None:
-    """Insert a batch, links first: a page row means its links are stored."""
-    times: dict[float, datetime] = {}
+def retrying(step: Callable[[], Any], attempts: int = WRITE_ATTEMPTS) -> None:
+    """Run one step, again after a pause when it fails: only for steps that may run twice."""
+    for attempt in range(1, attempts + 1):
+        try:
+            step()
+            return
+        except Exception:
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
 
-    def stamp(rows: list[Row], column: int) -> None:
-        for row in rows:
-            t = row[column]
-            if not isinstance(t, datetime):
-                row[column] = times.get(t) or times.setdefault(
-                    t, datetime.fromtimestamp(t, tz=timezone.utc)
-                )
 
-    stamp(pages, _PAGE_TIME)
-    stamp(links, _LINK_TIME)
+def unanswered(batch: Batch) -> set[str]:
+    """Fingerprints of the batch's pages recorded without a response (counted as failed):
+    status 0. A response read only in part says why in `error`, yet it was answered."""
+    pages = zip(batch.fingerprints, batch.pages, strict=True)
+    return {fp for fp, page in pages if page.status == 0}
+
+
+def insert_rows(
+    client: Client,
+    pages: Sequence[Sequence[Any]],
+    links: Sequence[Sequence[Any]],
+    token: str = "",
+) -> None:
+    """Insert rows (in PAGE_COLUMNS/LINK_COLUMNS order), links first: a page row means its links
+    are stored. Inserted again with the same token, the rows are not stored twice."""
+    token = token or new_token()
     if links:
-        client.insert("links", links, column_names=LINK_COLUMNS)
+        _insert(client, "links", LINK_COLUMNS, links, token)
     if pages:
-        client.insert("pages", pages, column_names=PAGE_COLUMNS)
+        _insert(client, "pages", PAGE_COLUMNS, pages, token)
+
+
+def _insert(
+    client: Client, table: str, names: tuple[str, ...], rows: Sequence[Sequence[Any]], token: str
+) -> None:
+    columns = list(zip(*rows, strict=True))
+    when = names.index(TIME_COLUMN)
+    columns[when] = as_millis(columns[when])
+    client.insert(
+        table,
+        columns,
+        column_names=list(names),
+        column_oriented=True,
+        settings={"insert_deduplication_token": token},
+    )
 
 
 class ClickHouseSink:
-    def __init__(self, client: Client, frontier: Frontier) -> None:
+    """The index itself: chDB in this process, or a ClickHouse server."""
+
+    durable = True
+
+    def __init__(self, client: Client) -> None:
         self.client = client
-        self.frontier = frontier
 
-    def write(self, pages: list[Row], links: list[Row], fingerprints: list[str]) -> None:
-        insert_rows(self.client, pages, links)
-        self.frontier.ack(fingerprints, failures(pages))
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, uri: str) -> ClickHouseSink:
+        s = crawler.settings
+        target = StorageTarget(uri, Path(s["LINKGRAPH_DATA_DIR"]), s["LINKGRAPH_DATABASE"])
+        return cls(connect(target))
 
+    def store(self, batch: Batch) -> None:
+        insert_rows(self.client, batch.pages, batch.links, batch.token)
 
-class StreamSink:
-    def __init__(self, client: redis.Redis, key: str) -> None:
-        self.client = client
-        self.key = key
-
-    def write(self, pages: list[Row], links: list[Row], fingerprints: list[str]) -> None:
-        while self.client.xlen(self.key) >= MAX_PENDING_BATCHES:
-            time.sleep(0.1)  # the coordinator is behind: slow this worker down, drop nothing
-        payload = json.dumps([pages, links, fingerprints], separators=(",", ":"))
-        self.client.xadd(self.key, {"batch": payload})
-
-
-class StreamConsumer:
-    """The coordinator's side: insert every handed-over batch, then end its leases."""
-
-    def __init__(self, client: redis.Redis, key: str, storage: Client, frontier: Frontier) -> None:
-        self.client = client
-        self.key = key
-        self.storage = storage
-        self.frontier = frontier
-        self.pages = 0
-        self.links = 0
-        try:
-            client.xgroup_create(key, GROUP, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._backlog = True  # first read what a previous coordinator left unacknowledged
-
-    def drain(self, block_ms: int | None = 500) -> int:
-        """Process what is waiting (blocking up to block_ms for it; None: not at all)."""
-        start = "0" if self._backlog else ">"
-        reply: Any = self.client.xreadgroup(
-            GROUP, "coordinator", {self.key: start}, count=32,
-            block=None if self._backlog else block_ms,
-        )  # fmt: skip
-        messages = reply[0][1] if reply else []
-        if self._backlog and not messages:
-            self._backlog = False
-        for message_id, fields in messages:
-            pages, links, fingerprints = json.loads(fields[b"batch"])
-            insert_rows(self.storage, pages, links)
-            self.frontier.ack(fingerprints, failures(pages))
-            pipe = self.client.pipeline(transaction=False)
-            pipe.xack(self.key, GROUP, message_id)
-            pipe.xdel(self.key, message_id)
-            pipe.execute()
-            self.pages += len(pages)
-            self.links += len(links)
-        return len(messages)
+    def close(self) -> None:
+        self.client.close()  # chDB: releases the data directory for the next process

@@ -1,13 +1,17 @@
-"""ClickHouse clients, embedded (chDB) or server, and the schema migrations.
+"""ClickHouse clients, embedded (chDB) or server; the schema is applied by crawler/schema.py.
 
 chDB is the ClickHouse engine inside this process; it allows one process per data directory. So
 the process that runs a crawl owns the engine, and `linkgraph sql` on the same data directory must
 wait until the crawl ends (or use a ClickHouse server, which any number of processes can share).
+
+There is no cache of clients: `connect` opens a new one, and whoever called it owns it and closes
+it (or drops it: the driver closes it then). chDB itself shares one engine among the clients of
+one data directory, keeps the directory until the last of them is closed, and refuses a second
+directory meanwhile.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,23 +22,16 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from crawler.errors import UsageError
+from crawler.schema import apply_schema
 
-logger = logging.getLogger(__name__)
-# The driver logs each failed request on its own; the CLI reports the failure as one line.
-logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
-
-SCHEMA_DIR = Path(__file__).resolve().parents[1] / "deploy" / "clickhouse"
-MIGRATIONS_TABLE = "schema_migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-# chDB runs one engine per process: every client of a data directory shares it.
-_clients: dict[tuple[str, str], Client] = {}
+EMBEDDED_SCHEME = "chdb"
 
 
 @dataclass(frozen=True, slots=True)
 class StorageTarget:
-    """Where the index lives: a ClickHouse URL, or chDB files under the data directory."""
+    """Where the index lives: a ClickHouse server's http(s) URL, `chdb://PATH` (chDB files at
+    PATH), or "" for chDB files under the data directory."""
 
     url: str
     data_dir: Path
@@ -42,10 +39,15 @@ class StorageTarget:
 
     @property
     def embedded(self) -> bool:
-        return not self.url
+        return not self.url or urlsplit(self.url).scheme == EMBEDDED_SCHEME
+
+    @property
+    def uri(self) -> str:
+        """The index's address, which also names its backend (crawler/sinks.py)."""
+        return self.url or f"{EMBEDDED_SCHEME}://{(self.data_dir / 'clickhouse').resolve()}"
 
     def describe(self) -> str:
-        return f"chdb://{self.data_dir / 'clickhouse'}" if self.embedded else _redact(self.url)
+        return f"chdb://{self.data_dir / 'clickhouse'}" if not self.url else _redact(self.url)
 
 
 def _redact(url: str) -> str:
@@ -56,36 +58,28 @@ def _redact(url: str) -> str:
 
 
 def connect(target: StorageTarget, *, migrate: bool = True) -> Client:
-    """A client whose default database is the index's, with the schema applied."""
+    """A new client whose default database is the index's, with the schema applied. The caller
+    owns it: closing it (chDB) lets another process open the data directory."""
     if not _IDENTIFIER.match(target.database):
         raise UsageError(f"bad database name {target.database!r}: use letters, digits and _")
-    key = (target.url or str(target.data_dir.resolve()), target.database)
-    client = _clients.get(key)
-    if client is None:
-        if target.embedded:
-            close_embedded()  # chDB serves one data directory per process at a time
-        client = _open(target)
+    client = _open(target)
+    try:
         client.command(f"CREATE DATABASE IF NOT EXISTS {target.database}")
         client.database = target.database
-        _clients[key] = client
-    if migrate:
-        apply_schema(client)
+        if migrate:
+            apply_schema(client)
+    except BaseException:
+        client.close()
+        raise
     return client
-
-
-def close_embedded() -> None:
-    """Close every chDB client of this process, releasing its data directory."""
-    for key, client in list(_clients.items()):
-        if client.__class__.__name__ == "ChdbClient":
-            client.close()
-            del _clients[key]
 
 
 def _open(target: StorageTarget) -> Client:
     try:
         if target.embedded:
             # absolute, or the DSN parser takes the first path segment for a host name
-            path = (target.data_dir / "clickhouse").resolve()
+            parts = urlsplit(target.uri)
+            path = Path(parts.netloc + parts.path).resolve()
             path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=f"chdb://{path}")
         parts = urlsplit(target.url)
@@ -111,6 +105,11 @@ def _open(target: StorageTarget) -> Client:
                 "(a running crawl owns it): wait for it to finish, or use a ClickHouse server "
                 "with --clickhouse"
             ) from None
+        if "Unable to open the chdb engine" in text:
+            raise UsageError(
+                f"cannot open the index at {target.describe()}: this process has another "
+                "embedded index open (chDB serves one data directory per process)"
+            ) from None
         cause = re.search(r"\[Errno \d+\] ([^'\")]+)", text)
         reason = cause.group(1) if cause else first_line(text)[:300]
         raise UsageError(
@@ -120,51 +119,18 @@ def _open(target: StorageTarget) -> Client:
 
 
 def database_from_url(url: str, default: str) -> str:
-    path = urlsplit(url).path.strip("/")
+    parts = urlsplit(url)
+    if parts.scheme == EMBEDDED_SCHEME:
+        return default  # the path names the files, not a database
+    path = parts.path.strip("/")
     return path or default
 
 
-def migrations(schema_dir: Path = SCHEMA_DIR) -> list[tuple[int, str, list[str]]]:
-    """(version, file name, statements) of every numbered .sql file, in order."""
-    found = []
-    for path in sorted(schema_dir.glob("*.sql")):
-        match = _MIGRATION_NAME.match(path.name)
-        if not match:
-            raise RuntimeError(f"schema file {path.name} is not named NNN_name.sql")
-        found.append((int(match.group(1)), path.name, split_statements(path.read_text())))
-    return found
-
-
-def split_statements(sql: str) -> list[str]:
-    """Statements of a schema file: separated by `;` at the end of a line, comments dropped."""
-    lines = [ln for ln in sql.splitlines() if not ln.lstrip().startswith("--")]
-    chunks = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
-    return [c.strip() for c in chunks if c.strip()]
-
-
-def apply_schema(client: Client, schema_dir: Path = SCHEMA_DIR) -> list[str]:
-    """Run each numbered file not yet recorded, then record it; returns the files applied."""
-    client.command(
-        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, "
-        "applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
-    )
-    done = {row[0] for row in client.query(f"SELECT version FROM {MIGRATIONS_TABLE}").result_rows}
-    applied = []
-    for version, name, statements in migrations(schema_dir):
-        if version in done:
-            continue
-        for statement in statements:
-            client.command(statement)
-        client.insert(MIGRATIONS_TABLE, [[version, name]], column_names=["version", "name"])
-        logger.info("Applied schema %s", name)
-        applied.append(name)
-    return applied
-
-
-def run_query(client: Client, sql: str, fmt: str) -> bytes:
-    """A query's result in any ClickHouse output format, with SQL errors as one line."""
+def run_query(client: Client, sql: str, fmt: str, settings: dict[str, int] | None = None) -> bytes:
+    """A query's result in any ClickHouse output format, with SQL errors as one line;
+    `settings` are ClickHouse settings for this query only (e.g. readonly)."""
     try:
-        return bytes(client.raw_query(sql, fmt=fmt))
+        return bytes(client.raw_query(sql, fmt=fmt, settings=settings))
     except ClickHouseError as exc:
         raise UsageError(f"query failed: {first_line(str(exc))}") from None
 

@@ -2,7 +2,11 @@
 
 Every URL the crawler stores goes through `resolve` or `canonicalize`, so all of them share one
 serialisation: the WHATWG one a browser would show (lowercase IDNA host, default port dropped,
-percent-encoding applied), without the fragment.
+percent-encoding applied), without the fragment and without userinfo.
+
+A link to `http://user:pass@host/x` is a link to `http://host/x`: the page is fetched without
+the credentials, and recorded, linked and queued under that URL. The credentials name no other
+resource, a crawler has no business sending them, and they must never be stored or logged.
 
 Resolution sits on the extraction hot path (~100 calls per page), so it talks to Ada's C API
 through the cffi binding that the `ada_url` package ships, skipping the per-call Python layers
@@ -30,6 +34,9 @@ _parse = lib.ada_parse
 _parse_with_base = lib.ada_parse_with_base
 _is_valid = lib.ada_is_valid
 _get_href = lib.ada_get_href
+_has_credentials = lib.ada_has_credentials
+_set_username = lib.ada_set_username
+_set_password = lib.ada_set_password
 _free = lib.ada_free
 _unpack = ffi.unpack
 
@@ -45,8 +52,12 @@ def _utf8(text: str) -> bytes:
 
 
 def _http_href(url: object) -> str | None:
-    """The href of a parsed Ada URL if it is http(s), without its fragment; frees `url`."""
+    """The href of a parsed Ada URL if it is http(s), without its fragment and userinfo;
+    frees `url`."""
     try:
+        if _has_credentials(url):  # False when parsing failed
+            _set_username(url, b"", 0)
+            _set_password(url, b"", 0)
         href = _get_href(url)  # empty when parsing failed
         if href.length < 8:  # shorter than any "http://h"
             return None
@@ -132,18 +143,30 @@ def _host_and_port(url: str) -> tuple[str, str, str] | None:
 
 
 def host_of(url: str) -> str:
-    """ASCII lowercase host of an http(s) URL, without port ("" when not a valid http(s) URL)."""
-    parts = _host_and_port(url)
-    return parts[1] if parts else ""
+    """The host of a canonical http(s) URL, the one spelling of a host used everywhere (queues,
+    politeness, scope, the index): lowercase ASCII (IDNA), an IPv6 address in brackets, no port,
+    no userinfo. "" for anything but an http(s) URL.
 
-
-def canonical_host(url: str) -> str:
-    """host_of() for a URL this module produced (resolve/canonicalize), by slicing: the hot path
-    calls it for every link, and a canonical URL need not be parsed again."""
+    `url` must be canonical, as `resolve` and `canonicalize` return them, and every URL the
+    crawler holds is: the host is then sliced out, not parsed again, because the hot path takes
+    the host of every link. Canonicalize any other input first.
+    """
+    if not url.startswith(("http://", "https://")):
+        return ""
     authority = url.split("/", 3)[2].rpartition("@")[2]  # userinfo never holds a raw "/" or "@"
     if authority.startswith("["):
         return authority[: authority.index("]") + 1]
     return authority.partition(":")[0]
+
+
+def dns_name(host: str) -> str:
+    """`host` (or a name a resolver is asked for) as DNS compares names: lowercase, without the
+    brackets of an IPv6 address or the final root dot.
+
+    This is not a second host_of: URLs keep `a.com.` and `a.com` apart (WHATWG), DNS does not,
+    so a hosts-file entry for `a.com` must answer both.
+    """
+    return host.lower().rstrip(".").strip("[]")
 
 
 def origin_of(url: str) -> str:

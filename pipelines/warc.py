@@ -1,68 +1,41 @@
-"""Archives every response as a WARC `response` record (gzip), when a WARC directory is set.
+"""Ties each page to its archived fetch, and optionally archives its outlinks.
 
-One file per process and job, so several workers never write into one file.
+The capture middleware (crawler/middlewares/capture.py) archives every fetch as it arrives; here
+a page's `fetched_at` becomes its record's WARC-Date, so the index and the archive name a fetch
+by the same time (`linkgraph ingest-warc` of the files rebuilds the same rows). With
+LINKGRAPH_WARC_METADATA a `metadata` record lists the page's outlinks, as Heritrix writes them.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from io import BytesIO
-from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from crawler.items import PageItem
+from crawler.warc.archive import Archive, archive_for
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 
 class WarcPipeline:
-    def __init__(self, directory: Path, job: str) -> None:
-        self.path = (
-            directory / f"linkgraph-{job}-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}.warc.gz"
-        )
-        self._file: BinaryIO | None = None
-        self._writer: WARCWriter | None = None
+    def __init__(self, archive: Archive, outlinks: bool) -> None:
+        self.archive = archive
+        self.outlinks = outlinks
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcPipeline:
-        directory = crawler.settings.get("LINKGRAPH_WARC_DIR")
-        if not directory:
+        if not crawler.settings.get("LINKGRAPH_WARC_DIR"):
             raise NotConfigured  # silently: archiving is opt-in
-        return cls(Path(directory), crawler.settings["LINKGRAPH_JOB"])
-
-    def open_spider(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("wb")
-        self._writer = WARCWriter(self._file, gzip=True)
-
-    def close_spider(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        return cls(archive_for(crawler), crawler.settings.getbool("LINKGRAPH_WARC_METADATA"))
 
     def process_item(self, item: PageItem) -> PageItem:
-        if item.error or self._writer is None:
-            return item  # nothing was received, so there is nothing to archive
-        headers = [
-            (name.title(), value)
-            for name, values in item.headers.items()
-            for value in values.split("\n")
-        ]
-        http_headers = StatusAndHeaders(str(item.status), headers, protocol="HTTP/1.1")
-        record = self._writer.create_warc_record(
-            item.url,
-            "response",
-            payload=BytesIO(item.body),
-            length=len(item.body),
-            http_headers=http_headers,
-            warc_headers_dict={
-                "WARC-Date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.fetched_at))
-            },
-        )
-        self._writer.write_record(record)
+        archived = item.archived
+        if archived is None:
+            return item  # nothing was received, so nothing was archived
+        item.fetched_at = archived.fetched_at
+        if self.outlinks and item.parsed is not None and item.parsed.links:
+            urls = list(dict.fromkeys(link.url for link in item.parsed.links))
+            self.archive.record_outlinks(item.url, archived, urls)
         return item

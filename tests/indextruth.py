@@ -55,6 +55,7 @@ class Pair:
     ugc: bool
     sponsored: bool
     anchors: tuple[str, ...]
+    types: tuple[str, ...] = ()  # the link types of the pair's links, sorted
 
 
 class IndexTruth:
@@ -72,7 +73,7 @@ class IndexTruth:
                 Pair(
                     self.at(src), self.at(dst), web._domain(src), web._domain(dst),
                     split_url(src)[1], split_url(dst)[1], row.follow, "nofollow" in tokens,
-                    "ugc" in tokens, "sponsored" in tokens, row.anchors,
+                    "ugc" in tokens, "sponsored" in tokens, row.anchors, row.types,
                 )
             )  # fmt: skip
         self.status = {self.at(u): o.status for u, o in web.outcomes.items()}

@@ -2,30 +2,47 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_linkgraph
+from crawler.cli.main import build_parser
+from crawler.reports import REPORTS
+from tests.conftest import ROOT, run_cli, run_linkgraph
 
-COMMANDS = [
-    "crawl",
-    "sql",
-    "backlinks",
-    "refdomains",
-    "anchors",
-    "top",
-    "extract",
-    "robots",
-    "demo",
-]
+# The commands that are not reports: a new one is added here and gets the tests below. The
+# reports' subcommands come from the registry (crawler/reports); tests/test_reports.py runs each.
+OTHER_COMMANDS = {
+    "crawl", "worker", "jobs", "status", "pause", "resume", "stop", "recrawl", "sql", "export",
+    "disavow", "rank", "extract", "robots", "demo", "warc", "ingest-warc",
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+def subcommands() -> list[str]:
+    """Every subcommand `linkgraph` registers."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
+def test_every_command_is_declared_once() -> None:
+    assert set(REPORTS) & OTHER_COMMANDS == set()
+    assert sorted(subcommands()) == sorted(OTHER_COMMANDS | set(REPORTS))
+
+
+@pytest.mark.parametrize("command", subcommands())
 def test_every_command_has_help(command: str) -> None:
-    proc = run_linkgraph(command, "--help")
-    assert proc.stdout.startswith(f"usage: linkgraph {command}")
+    status, out, err = run_cli(command, "--help")
+    assert status == 0 and out.startswith(f"usage: linkgraph {command}"), err
+    if command in REPORTS:  # the report's parameters, as declared
+        for param in REPORTS[command].all_params:
+            assert (param.meta if param.positional else param.flag) in out, param.name
+
+
+def test_linkgraph_help_runs_as_a_program() -> None:
+    proc = run_linkgraph("--help")
+    assert all(f"    {command}" in proc.stdout for command in subcommands())
 
 
 def one_line_error(proc: object, *fragments: str) -> str:
@@ -130,8 +147,8 @@ def test_sql_formats(tmp_path: Path) -> None:
         "CSV",
         "SELECT version, name FROM schema_migrations ORDER BY version",
     )
-    files = sorted((ROOT / "deploy" / "clickhouse").glob("*.sql"))
-    assert proc.stdout.splitlines()[:2] == ['1,"001_pages_links.sql"', '2,"002_backlinks.sql"']
+    files = sorted((ROOT / "deploy" / "clickhouse").glob("[0-9][0-9][0-9]_*.sql"))
+    assert proc.stdout.splitlines()[:2] == ['1,"001_pages.sql"', '2,"002_links.sql"']
     assert proc.stdout.splitlines() == [f'{int(f.name[:3])},"{f.name}"' for f in files]
 
 
@@ -156,6 +173,7 @@ def test_extract_prints_links_as_json_lines(tmp_path: Path) -> None:
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [
         {
             "url": "http://site.example/docs/a.html",
+            "type": "text",
             "anchor": "A one",
             "rel": ["nofollow", "ugc"],
             "tag": "a",
@@ -163,9 +181,12 @@ def test_extract_prints_links_as_json_lines(tmp_path: Path) -> None:
             "ugc": True,
             "sponsored": False,
             "page_nofollow": False,
+            "encoding": "utf-8",
+            "encoding_source": "utf-8",
         },
         {
             "url": "http://other.example/m",
+            "type": "area",
             "anchor": "map",
             "rel": [],
             "tag": "area",
@@ -173,8 +194,32 @@ def test_extract_prints_links_as_json_lines(tmp_path: Path) -> None:
             "ugc": False,
             "sponsored": False,
             "page_nofollow": False,
+            "encoding": "utf-8",
+            "encoding_source": "utf-8",
         },
     ]
+
+
+def test_extract_shows_types_and_the_encoding_it_decided_on(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_bytes(
+        '<link rel=canonical href="/c"><a href="/s?q=é"><img alt="Logo"></a>'
+        '<iframe src="/f"></iframe><form action="/go"></form>'.encode("cp1252")
+    )
+    proc = run_linkgraph(
+        "extract", "--url", "http://site.example/", str(page),
+        "--content-type", "text/html; charset=ISO-8859-1",
+        "--link-header", '<http://site.example/de>; rel="alternate"; hreflang="de"',
+    )  # fmt: skip
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(r["type"], r["url"], r["anchor"], r["tag"]) for r in records] == [
+        ("hreflang", "http://site.example/de", "", "header"),
+        ("canonical", "http://site.example/c", "", "link"),
+        ("image", "http://site.example/s?q=%E9", "Logo", "a"),
+        ("frame", "http://site.example/f", "", "iframe"),
+        ("form", "http://site.example/go", "", "form"),
+    ]
+    assert {(r["encoding"], r["encoding_source"]) for r in records} == {("cp1252", "http")}
 
 
 def test_robots_decides_each_url(tmp_path: Path) -> None:

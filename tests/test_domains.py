@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from crawler.urls import host_of, origin_of, registered_domain
+from crawler.urls import canonicalize, dns_name, host_of, origin_of, registered_domain
 
 
 @pytest.mark.parametrize(
@@ -76,12 +76,36 @@ def test_registered_domain_is_cached(caplog: pytest.LogCaptureFixture) -> None:
         ("http://Example.COM/a", "example.com", "http://example.com:80"),
         ("https://example.com:443/a", "example.com", "https://example.com:443"),
         ("https://example.com:8443/a", "example.com", "https://example.com:8443"),
+        ("http://user:pw@example.com:8080/a", "example.com", "http://example.com:8080"),
         ("http://bücher.de/", "xn--bcher-kva.de", "http://xn--bcher-kva.de:80"),
         ("http://[::1]:8080/", "[::1]", "http://[::1]:8080"),
+        ("http://[::FFFF:10.0.0.1]/", "[::ffff:a00:1]", "http://[::ffff:a00:1]:80"),
         ("http://10.0.0.1/", "10.0.0.1", "http://10.0.0.1:80"),
+        ("http://0x7f.1/", "127.0.0.1", "http://127.0.0.1:80"),
+        ("http://example.com./", "example.com.", "http://example.com.:80"),
         ("ftp://example.com/", "", ""),
         ("not a url", "", ""),
     ],
 )
 def test_host_and_origin(url: str, host: str, origin: str) -> None:
-    assert (host_of(url), origin_of(url)) == (host, origin)
+    """host_of takes canonical URLs (what the crawler holds); origin_of takes any."""
+    assert (host_of(canonicalize(url) or ""), origin_of(url)) == (host, origin)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/", "not a url", "", "mailto:a@example.com"])
+def test_host_of_anything_but_http_is_empty(url: str) -> None:
+    assert host_of(url) == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Example.COM", "example.com"),
+        ("example.com.", "example.com"),  # one DNS name, two URL hosts
+        ("[::1]", "::1"),  # a URL's host and the name a resolver is asked for agree
+        ("::1", "::1"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+    ],
+)
+def test_dns_name(name: str, expected: str) -> None:
+    assert dns_name(name) == expected

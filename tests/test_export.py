@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from crawler.sinks import insert_rows
-from crawler.storage import StorageTarget, close_embedded, connect
+from crawler.storage import StorageTarget, connect
 from tests.conftest import IndexedWeb, query, run_cli
 from tests.indextruth import IndexTruth
 
@@ -90,11 +90,11 @@ def generated_referrers(data_dir: Path, names: list[str]) -> None:
     when = datetime(2026, 1, 1, tzinfo=timezone.utc)
     links = [
         ["gen", f"http://{n}/", n, n, "http://target.example/", "target.example",
-         "target.example", "x", "a", 0, 0, 0, 0, when]
+         "target.example", "x", "a", "text", 0, 0, 0, 0, when]
         for n in names
     ]  # fmt: skip
     insert_rows(client, [], links)
-    close_embedded()
+    client.close()
 
 
 def test_disavow_respects_googles_limits(tmp_path: Path) -> None:

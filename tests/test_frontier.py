@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import redis
 
-from crawler.frontier import Entry, Frontier, fingerprint
+from crawler.frontier import Entry, Frontier, fingerprint, scripts
+from crawler.frontier.keys import JobKeys
 
 
 def urls(frontier: Frontier, count: int = 8) -> list[str]:
@@ -147,3 +149,31 @@ def test_priority_hook_and_returned_leases_go_first(redis_client: redis.Redis) -
     assert urls(f) == ["http://a.com/x"]
     f.release("a.com")
     assert urls(f) == ["http://a.com/x/y"]
+
+
+def test_the_scripts_write_no_key_name_themselves() -> None:
+    keys = JobKeys("j")
+    attributes = {name for name, value in vars(JobKeys).items() if isinstance(value, property)}
+    key_names = {getattr(keys, name).removeprefix(keys.base) for name in attributes} - {""}
+    assert {"due", "seen", "leases", "q:"} <= key_names
+    declared = [v for v in vars(scripts).values() if isinstance(v, scripts.Script)]
+    assert len(declared) == 11
+    for script in declared:
+        assert set(script.keys) <= attributes
+        assert not set(re.findall(r"'([^']*)'", script.lua)) & key_names
+        # Every key a command touches is a declared one, or a host queue from the queue prefix.
+        for key in re.findall(r"redis\.call\('\w+', ([^,)]+)", script.lua):
+            assert key in script.keys or re.fullmatch(r"queues \.\. host|queue", key), key
+
+
+def test_every_key_the_frontier_writes_is_named_in_keys_py(redis_client: redis.Redis) -> None:
+    f = Frontier(redis_client, "named", delay=0)
+    f.set_host_delay("a.com", 0)
+    f.add([("http://a.com/1", 0), ("http://a.com/2", 0), ("http://b.com/1", 0)])
+    a1, _ = sorted(f.pop(8).entries, key=lambda e: e.url)
+    assert f.retry(a1, 0) == 1
+    assert f.release("b.com", failed=True, park_after=1) == 1  # b.com's queue is empty now
+    k = f.keys
+    expected = {k.delay, k.seen, k.due, k.next_at, k.host_count, k.stats, k.queue("a.com"),
+                k.leases, k.lease_times, k.retries, k.failures, k.parked}  # fmt: skip
+    assert {n.decode() for n in redis_client.scan_iter("lg:{named}:*")} == expected

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from crawler.localweb.server import LocalWebServer, RequestLog, write_hosts_file
+from crawler.demo.server import LocalWebServer, RequestLog, write_hosts_file
 from tests.conftest import IndexedWeb, query, run_cli, run_linkgraph
+from tests.indextruth import IndexTruth
 from tests.testweb_changed import UNREACHABLE, Change, ChangedWeb, build_changed_web
 
 
@@ -142,6 +144,91 @@ def test_changes_command(indexed_web: IndexedWeb, rc: Recrawl, domain: str) -> N
     status, out, _ = run_cli("changes", domain, "--since", "2000-01-01", "--until", since,
                              "--data-dir", str(rc.data_dir), "--format", "JSONEachRow")  # fmt: skip
     assert status == 0 and {json.loads(x)["change"] for x in out.splitlines()} <= {"new"}
+
+
+def changes_rows(rc: Recrawl, *args: str) -> list[dict[str, object]]:
+    status, out, err = run_cli("changes", *args, "--data-dir", str(rc.data_dir), "--format",
+                               "JSONEachRow")  # fmt: skip
+    assert status == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_changes_newest_first_new_and_lost(indexed_web: IndexedWeb, rc: Recrawl) -> None:
+    new, lost = changes(indexed_web, rc)
+    domains = indexed_web.web.domains()
+
+    def domain(url: str) -> str:
+        return domains[url.split("/")[2].split(":")[0]]
+
+    def to_example(cs: set[Change]) -> set[tuple[str, str]]:
+        return {(c.src, c.dst) for c in cs if domain(c.dst) == "example.com" != domain(c.src)}
+
+    recent = to_example(new) | to_example(lost)
+    assert to_example(new) and to_example(lost)
+    # the first crawl's links are older: the re-crawl's changes come first, within any limit
+    rows = changes_rows(rc, "example.com", "--since", "2000-01-01", "--limit", str(len(recent)))
+    assert {(r["src_url"], r["dst_url"]) for r in rows} == recent
+    every = changes_rows(rc, "example.com", "--since", "2000-01-01", "--limit", "1000")
+    assert len(every) > len(recent)
+    assert [str(r["at"]) for r in every] == sorted((str(r["at"]) for r in every), reverse=True)
+    since = rc.started.isoformat()
+    gained = changes_rows(rc, "example.com", "--since", since, "--new")
+    assert {(r["src_url"], r["dst_url"]) for r in gained} == to_example(new)
+    assert {r["change"] for r in gained} == {"new"}
+    gone = changes_rows(rc, "example.com", "--since", since, "--lost")
+    assert {(r["src_url"], r["dst_url"]) for r in gone} == to_example(lost)
+    assert {r["change"] for r in gone} == {"lost"}
+
+
+def test_changes_since_later_than_until_is_one_line(rc: Recrawl) -> None:
+    status, out, err = run_cli("changes", "example.com", "--since", "2026-03-01", "--until",
+                               "2026-02-01", "--data-dir", str(rc.data_dir))  # fmt: skip
+    assert (status, out) == (2, "") and err.strip().splitlines() == [
+        "linkgraph: error: --since 2026-03-01 00:00:00 is later than --until 2026-02-01 00:00:00"
+    ]
+
+
+@pytest.mark.parametrize("target", ["example.com", "example.org"])
+def test_refdomains_date_filters_after_the_recrawl(
+    indexed_web: IndexedWeb, rc: Recrawl, target: str
+) -> None:
+    """The dates of a referring domain are those of its earliest and latest backlink: first
+    seen after the re-crawl began means it linked for the first time then; last seen before,
+    that the re-crawl found none of its backlinks."""
+    new, lost = changes(indexed_web, rc)
+    domains = indexed_web.web.domains()
+
+    def domain(url: str) -> str:
+        return domains[url.split("/")[2].split(":")[0]]
+
+    before: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    followed: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for p in IndexTruth(indexed_web.web, indexed_web.port).of(target):
+        before[p.src_domain].add((p.src, p.dst))
+        if p.follow:
+            followed[p.src_domain].add((p.src, p.dst))
+    gained = {domain(c.src) for c in new if domain(c.dst) == target != domain(c.src)}
+    # a page that turned noindex still holds its links: the index saw them again
+    unseen = {(c.src, c.dst) for c in lost if c.reason != "page_noindex"}
+    first_after = gained - set(before)
+    last_before = {src for src, links in before.items() if links <= unseen}
+    assert last_before and (first_after or target != "example.com")
+
+    def refdomains(*flags: str) -> set[str]:
+        status, out, err = run_cli("refdomains", target, *flags, "--data-dir", str(rc.data_dir),
+                                   "--format", "JSONEachRow", "--limit", "1000")  # fmt: skip
+        assert status == 0, err
+        return {json.loads(line)["src_domain"] for line in out.splitlines()}
+
+    since = rc.started.isoformat()
+    assert refdomains("--first-seen-after", since) == first_after
+    assert refdomains("--first-seen-before", since) == set(before)
+    assert refdomains("--last-seen-before", since) == last_before
+    assert refdomains("--last-seen-after", since) == (set(before) | gained) - last_before
+    # the other filters choose the backlinks first: here, a domain's followed ones
+    assert refdomains("--last-seen-before", since, "--follow") == {
+        src for src, links in followed.items() if links <= unseen
+    }
 
 
 def test_broken_backlinks_after_the_recrawl(indexed_web: IndexedWeb, rc: Recrawl) -> None:

@@ -1,10 +1,17 @@
-"""RobotsPolicy: fetch outcomes, group selection, Crawl-delay, sharing, size limits."""
+"""RobotsPolicy: fetch outcomes, group selection, Crawl-delay, sharing, size limits; and the
+byte budget through a real crawl."""
 
 from __future__ import annotations
 
+import zlib
+from pathlib import Path
+
 import pytest
 
-from crawler.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+from crawler.demo.server import LocalWebServer, write_hosts_file
+from crawler.demo.web import PortTemplate, StaticWeb, TemplateResource, blob, html
+from crawler.robots import MAX_ROBOTS_BYTES, RobotsPolicy, cut_at_line
+from tests.conftest import query, run_linkgraph
 
 ROBOTS = b"""\
 # shop
@@ -141,3 +148,104 @@ def test_oversized_single_line_is_dropped_whole() -> None:
     policy = RobotsPolicy.from_fetch(200, body)
     assert policy.body == b""
     assert policy.allowed("https://a.example/x", "linkgraph")
+
+
+# -- the byte budget ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "limit", "kept"),
+    [
+        (b"User-agent: *\nDisallow: /private\n", 100, b"User-agent: *\nDisallow: /private\n"),
+        (b"User-agent: *\nDisallow: /private", 100, b"User-agent: *\nDisallow: /private"),
+        (b"User-agent: *\nDisallow: /private\n", 25, b"User-agent: *\n"),  # cut after "/"
+        (b"User-agent: *\nDisallow: /private\n", 14, b"User-agent: *\n"),  # cut after "\n"
+        (b"User-agent: *\r\nDisallow: /a\rDisallow: /b", 30, b"User-agent: *\r\nDisallow: /a\r"),
+        (b"User-agent: * Disallow: /", 10, b""),
+        (b"", 0, b""),
+    ],
+)
+def test_cut_at_line(body: bytes, limit: int, kept: bytes) -> None:
+    assert cut_at_line(body, limit) == kept
+
+
+def test_a_lower_budget_drops_the_rule_it_cuts() -> None:
+    body = b"User-agent: *\nDisallow: /secret\nDisallow: /private\n"
+    budget = body.index(b"/private") + 1  # "Disallow: /" would block the whole site
+    policy = RobotsPolicy.from_fetch(200, body, budget)
+    assert not policy.allowed("https://a.example/secret", "linkgraph")
+    assert policy.allowed("https://a.example/private", "linkgraph")
+    assert policy.allowed("https://a.example/", "linkgraph")
+    assert RobotsPolicy.from_bytes(policy.to_bytes()).allowed("https://a.example/", "linkgraph")
+
+
+# A robots.txt larger than DOWNLOAD_MAXSIZE (16 MiB): its rules at the start must apply.
+HUGE_ROBOTS = b"User-agent: *\nDisallow: /secret\n"
+HUGE_ROBOTS += (b"#" + b"y" * 98 + b"\n") * (20 * 1024 * 1024 // 100) + b"Disallow: /late\n"
+CUT_ROBOTS = b"User-agent: *\nDisallow: /secret\nDisallow: /private\n"
+BUDGET = CUT_ROBOTS.index(b"/private") + 1
+
+
+def _budget_web() -> StaticWeb:
+    pages = '<a href="/secret">s</a> <a href="/private">p</a> <a href="/late">l</a>'
+    resources = {}
+    for host, robots in (("cut.test", CUT_ROBOTS), ("huge.test", HUGE_ROBOTS)):
+        resources[(host, "/robots.txt")] = blob(robots, "text/plain")
+        resources[(host, "/")] = html(pages)
+        for path in ("/secret", "/private", "/late"):
+            resources[(host, path)] = html("leaf")
+    return StaticWeb(resources)
+
+
+def test_robots_txt_is_read_up_to_the_budget_and_cut_at_a_line(tmp_path: Path) -> None:
+    """One crawl, LINKGRAPH_ROBOTS_MAX_BYTES set so it falls just after "Disallow: /" of
+    cut.test's third line; huge.test's 20 MiB robots.txt is read only that far too."""
+    web = _budget_web()
+    data, hosts_file = tmp_path / "data", tmp_path / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        seeds = [server.url("cut.test"), server.url("huge.test")]
+        run_linkgraph("crawl", *seeds, "--data-dir", str(data), "--hosts-file", str(hosts_file),
+                      "--allow-private", "--delay", "0", "-q",
+                      "-s", f"LINKGRAPH_ROBOTS_MAX_BYTES={BUDGET}")  # fmt: skip
+        requests = [(e.host, e.path) for e in server.requests()]
+    rows = query(data, "SELECT url, status, error FROM pages")
+    expected = set()
+    for host in ("cut.test", "huge.test"):
+        base = server.url(host, "")
+        expected |= {(base + "/", 200, ""), (base + "/private", 200, ""),
+                     (base + "/late", 200, ""), (base + "/secret", 0, "robots")}  # fmt: skip
+    assert sorted(rows) == sorted(expected)
+    assert sorted(requests) == sorted(
+        (host, path) for host in ("cut.test", "huge.test")
+        for path in ("/robots.txt", "/", "/private", "/late")
+    )  # fmt: skip
+
+
+def _gzip_bomb(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    chunk = b"#" * (1 << 20)
+    return b"".join(packer.compress(chunk) for _ in range(size >> 20)) + packer.flush()
+
+
+def test_a_compressed_robots_txt_stays_capped_when_decompressed(tmp_path: Path) -> None:
+    """The budget lifts the download cap only; 256 MiB of gzip-compressed robots.txt (far less
+    on the wire than the budget) still stops at DOWNLOAD_MAXSIZE and counts as a failure."""
+    bomb = _gzip_bomb(256 << 20)
+    assert len(bomb) < MAX_ROBOTS_BYTES
+    headers = (("Content-Type", "text/plain"), ("Content-Encoding", "gzip"))
+    web = StaticWeb({
+        ("bomb.test", "/robots.txt"): TemplateResource(200, headers, PortTemplate(bomb)),
+        ("bomb.test", "/"): html("home"),
+    })  # fmt: skip
+    data, hosts_file = tmp_path / "data", tmp_path / "hosts"
+    with LocalWebServer(web) as server:
+        write_hosts_file(hosts_file, web.hosts())
+        run_linkgraph("crawl", server.url("bomb.test"), "--data-dir", str(data), "--hosts-file",
+                      str(hosts_file), "--allow-private", "--delay", "0", "-q")  # fmt: skip
+        requests = [(e.host, e.path) for e in server.requests()]
+    [(url, status, error)] = query(data, "SELECT url, status, error FROM pages")
+    assert (url, status) == (server.url("bomb.test"), 0)
+    assert error.startswith("robots: ignored: Ignored response <200 ")
+    assert "exceeded DOWNLOAD_MAXSIZE (16777216 B) during decompression" in error
+    assert requests == [("bomb.test", "/robots.txt")]

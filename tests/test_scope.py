@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.localweb.server import LocalWebServer, write_hosts_file
+from crawler.demo.server import LocalWebServer, write_hosts_file
 from crawler.scope import Scope, read_domains
-from tests.conftest import query, run_linkgraph
+from tests.conftest import SHORT_BACKOFF, query, run_linkgraph
 from tests.testweb import build_test_web
 
 SEEDS = frozenset({"other.org"})
@@ -64,6 +64,7 @@ def test_seed_domains_scope_keeps_the_crawl_home(tmp_path: Path) -> None:
             "--delay",
             "0",
             "-q",
+            *SHORT_BACKOFF,
             "--scope",
             "seed-domains",
         )

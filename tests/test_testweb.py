@@ -9,13 +9,14 @@ import http.client
 import re
 from html import unescape
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import ada_url
 import pytest
 import tldextract
 
-from crawler.localweb.server import LocalWebServer
-from crawler.localweb.web import write_hosts_file
+from crawler.demo.server import LocalWebServer
+from crawler.demo.web import write_hosts_file
 from tests.testweb import TestWeb, build_test_web
 
 
@@ -87,19 +88,40 @@ def test_every_expected_page_is_served_with_its_status(web: TestWeb, server: Loc
 
 
 # -- the declarations agree with independent parsers ----------------------------------------
+# The attribute that holds the URL of each element that makes a link.
+_URL_ATTRIBUTE = {"a": "href", "area": "href", "link": "href", "frame": "src", "iframe": "src",
+                  "form": "action"}  # fmt: skip
+
+
 class _Anchor(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.href: str | None = None
+        self.tag = ""
         self.text: list[str] = []
         self.alt = ""
+        self.images = 0
+        self.in_svg = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        if tag in ("a", "area") and self.href is None:
-            self.href = values.get("href")
-        if tag == "img" and not self.alt:
-            self.alt = values.get("alt") or ""
+        if tag == "svg":
+            self.in_svg = True
+        if tag in _URL_ATTRIBUTE and self.href is None:
+            self.href = values.get(_URL_ATTRIBUTE[tag])
+            if tag == "a" and "href" not in values and self.in_svg:  # SVG 1.1's spelling
+                self.href = values.get("xlink:href")
+            self.tag = tag
+        if tag == "img":
+            self.images += 1
+            self.alt = self.alt or values.get("alt") or ""
+
+    def link_type(self, rel: frozenset[str]) -> str:
+        if self.tag == "a":
+            return "image" if self.images and not "".join(self.text).strip() else "text"
+        if self.tag == "link":
+            return "canonical" if "canonical" in rel else "hreflang"
+        return {"area": "area", "form": "form"}.get(self.tag, "frame")
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -110,27 +132,65 @@ def _base(page_url: str, head: str) -> str:
     return ada_url.URL(unescape(found.group(1)), page_url).href if found else page_url
 
 
+def _query_in(href: str, encoding: str) -> str:
+    """`href` with the non-ASCII characters of its query percent-encoded in `encoding` (the
+    URL Standard's rule for a document in that encoding; unencodable ones as &#N;)."""
+    path, mark, query = href.partition("?")
+    if not mark or encoding == "utf-8":
+        return href
+    encoded = (
+        c if c.isascii() else quote(c, safe="", encoding=encoding, errors="xmlcharrefreplace")
+        for c in query
+    )
+    return path + mark + "".join(encoded)
+
+
 def test_declared_urls_and_anchors_match_the_markup(web: TestWeb) -> None:
     checked = 0
+    types = set()
     for host in web.declared.values():
         for page in host.pages:
             page_url = f"http://{host.name}:8000{page.path}"
             base = _base(page_url, page.head)
             for link in page.links:
                 parsed = _Anchor()
-                parsed.feed(link.html().replace("{port}", "8000"))
+                if link.tag == "header":  # a Link header's link-value, not markup
+                    header = link.header().replace("{port}", "8000")
+                    parsed.href, parsed.tag = header.partition(">")[0][1:], "link"
+                else:
+                    parsed.feed(link.html().replace("{port}", "8000"))
                 text = " ".join("".join(parsed.text).split())
                 if link.url is None:
                     href = parsed.href
                     assert href is None or not href.startswith(("http:", "https:", "/")), link
                     continue
                 assert parsed.href is not None, link
-                resolved = ada_url.URL(unescape(parsed.href).strip(), base)
+                href = _query_in(unescape(parsed.href).strip(), page.encoding)
+                resolved = ada_url.URL(href, page_url if link.tag == "header" else base)
                 resolved.hash = ""
                 assert resolved.href == link.url.replace("{port}", "8000"), link
                 assert (text or parsed.alt) == link.anchor, link
+                assert parsed.link_type(link.rels) == link.type, link
+                types.add(link.type)
                 checked += 1
     assert checked > 100
+    assert types == {"text", "image", "area", "canonical", "hreflang", "frame", "form"}
+
+
+def test_pages_in_other_encodings_are_served_as_declared(server: LocalWebServer) -> None:
+    port = server.port
+    _, headers, body = get(port, "intl.example.net", "/transport")
+    assert headers["content-type"] == "text/html; charset=windows-1250"
+    assert b"<meta charset=windows-1252>" in body and "łódź".encode("cp1250") in body
+    _, headers, body = get(port, "intl.example.net", "/bom")
+    assert headers["content-type"] == "text/html; charset=windows-1252"
+    assert body.startswith(b"\xef\xbb\xbf<!DOCTYPE html>") and b"<meta charset=shift_jis>" in body
+    _, headers, body = get(port, "intl.example.net", "/late")
+    assert headers["content-type"] == "text/html"
+    assert body.index(b"<meta charset=iso-8859-1>") > 5000
+    assert "東京".encode("shift_jis") in get(port, "intl.example.net", "/sjis")[2]
+    _, _, body = get(port, "kinds.example.net", "/frames")
+    assert b'<frameset>\n<frame src="frame-a">' in body
 
 
 def test_declared_domains_match_the_public_suffix_list(web: TestWeb) -> None:
@@ -193,6 +253,20 @@ def test_ground_truth_covers_the_features(web: TestWeb) -> None:
     key = ("http://www.example.com:8000/", "http://alice.github.io:8000/")
     assert follow[key] is True
     assert web.expected_backlink_rows(port)[key].anchors == ("Alice", "Alice's blog")
+    # frame, hreflang and form links are recorded, not followed; SVG links are
+    never = web.disallowed_paths()
+    for path in ("/embedded", "/de/", "/frame-a"):
+        assert ("kinds.example.net", path) in never
+    assert pages["http://kinds.example.net:8000/svg-xlink"] == 200
+    typed = {t for *_, t in web.expected_typed_links(port)}
+    assert typed == {
+        "text", "image", "area", "redirect", "canonical", "hreflang", "frame", "form", "sitemap"
+    }  # fmt: skip
+    # sitemaps: URLs only a sitemap lists are fetched; the sitemap names none as a backlink
+    assert pages["http://maps.example.net:8000/published-only"] == 200
+    assert pages["http://maps.example.net:8000/private/draft"] == 0
+    assert not any(s.startswith("http://maps.") for s, *_ in backlinks)
+    assert pages["http://intl.example.net:8000/%E6%9D%B1%E4%BA%AC?q=%93%8C%8B%9E"] == 200
     # links on a nofollow page are recorded, not followed
     assert (
         follow[("http://forum.example.com:8000/thread/2", "https://bob.github.io/secure")] is False

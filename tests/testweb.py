@@ -1,6 +1,6 @@
 """The hand-made test web and its exact ground truth, for the crawler's end-to-end tests.
 
-32 hosts under 17 registered domains, served by `LocalWebServer` on one port. Each page
+35 hosts under 17 registered domains, served by `LocalWebServer` on one port. Each page
 declares its links as written and as a browser resolves them (tests/webmodel.py); the ground
 truth is a breadth-first crawl of those declarations from `seeds()` (tests/webtruth.py).
 
@@ -23,6 +23,10 @@ U = url
 ALLOW_ALL = Robots("User-agent: *\nDisallow:\n")  # an empty Disallow allows all
 NO_ROBOTS = Robots()  # no robots.txt: 404, everything allowed
 TRAP = "trap.example.com"
+KINDS = "kinds.example.net"
+INTL = "intl.example.net"
+MAPS = "maps.example.net"
+SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 # Markup that mentions URLs without being links: a parser must find none of them.
 NOT_LINKS = (
     f'<!-- <a href="{U(TRAP, "/comment")}">in a comment</a> -->\n'
@@ -82,6 +86,9 @@ EXAMPLE_COM = (
                     L(U("xn--bcher-kva.de"), "Bücher", href="http://bücher.de:{port}/"),
                     L(U("mirror.example.net"), "Mirror"),  # robots.txt 500: never fetched
                     L(U("gone.example.net", "/page"), "Dead link"),  # a host with no pages
+                    L(U(KINDS), "Link kinds"),  # links of every type
+                    L(U(INTL), "International"),  # pages in other encodings
+                    L(U(MAPS), "Site maps"),  # its robots.txt names sitemaps
                     # not http(s): dropped
                     L(None, "Mail us", href="mailto:hello@example.com"),
                     L(None, "Menu", href="javascript:void(0)"),
@@ -124,6 +131,7 @@ EXAMPLE_COM = (
                     L(
                         U("alice.github.io", "/about"),
                         "Alice portrait",
+                        type="image",
                         markup='<a href="http://alice.github.io:{port}/about">'
                         '<img src="/img/alice.png" alt="Alice portrait"></a>',
                     ),
@@ -131,6 +139,7 @@ EXAMPLE_COM = (
                     L(
                         U("bob.github.io", "/projects"),
                         "",
+                        type="image",
                         markup='<a href="http://bob.github.io:{port}/projects">'
                         '<img src="/img/bob.png"></a>',
                     ),
@@ -194,6 +203,7 @@ EXAMPLE_COM = (
                     U("bob.github.io", "/map"),
                     "",
                     tag="area",
+                    type="area",
                     markup='<img src="/map.png" usemap="#m"><map name="m"><area shape="rect" '
                     'coords="0,0,9,9" href="http://bob.github.io:{port}/map"></map>',
                 ),
@@ -318,6 +328,7 @@ EXAMPLE_COM = (
                 "/draft",
                 "/roadmap",
                 "/mirror",
+                "/xlink",
             )
         ),
     ),
@@ -600,6 +611,287 @@ ELSEWHERE = (
     ),
 )
 
+
+def _never(path: str) -> Page:
+    """A page only the links that are recorded, not followed, lead to: never requested."""
+    return _leaf(path, "Recorded, not followed")
+
+
+LINK_KINDS = (
+    Host(
+        KINDS,
+        "example.net",
+        ALLOW_ALL,
+        note="every link type: SVG, image, frame, form, canonical and hreflang links",
+        pages=(
+            Page(
+                "/",
+                "Link kinds",
+                links=(
+                    # SVG 1.1's xlink:href and SVG 2's href: links with their real target
+                    L(
+                        U(KINDS, "/svg-xlink"),
+                        "SVG xlink",
+                        markup='<svg width="40" height="20"><a xlink:href="/svg-xlink">'
+                        '<text y="10">SVG xlink</text></a></svg>',
+                    ),
+                    L(
+                        U(KINDS, "/svg-href"),
+                        "SVG 2 href",
+                        markup='<svg width="40" height="20"><a href="http://kinds.example.net:'
+                        '{port}/svg-href" xlink:href="/ignored"><text y="10">SVG 2 href</text>'
+                        "</a></svg>",
+                    ),
+                    # xlink:href on an HTML <a> makes no link
+                    L(None, markup=f'<a xlink:href="{U(TRAP, "/xlink")}">HTML a, xlink:href</a>'),
+                    L(
+                        U("bob.github.io", "/projects"),
+                        "Projects of Bob",
+                        type="image",
+                        markup='<a href="http://bob.github.io:{port}/projects">'
+                        '<img src="/bob.png" alt="Projects of Bob"></a>',
+                    ),
+                    L(
+                        U(KINDS, "/embedded"),
+                        tag="iframe",
+                        type="frame",
+                        markup='<iframe src="/embedded" title="embedded"></iframe>',
+                    ),
+                    L(
+                        U("shop.example.co.uk", "/products/widget"),
+                        tag="form",
+                        type="form",
+                        markup='<form action="http://shop.example.co.uk:{port}/products/widget"'
+                        ' method="post"><input name="q"></form>',
+                    ),
+                    # a form without an action submits to the page itself: no link
+                    L(None, markup='<form method="get"><input name="q"></form>'),
+                    # in <head>: a canonical to the page itself, and hreflang alternates
+                    L(
+                        U(KINDS),
+                        rel="canonical",
+                        tag="link",
+                        type="canonical",
+                        markup='<link rel="canonical" href="/">',
+                    ),
+                    L(
+                        U(KINDS, "/de/"),
+                        rel="alternate",
+                        tag="link",
+                        type="hreflang",
+                        markup='<link rel="alternate" hreflang="de" href="/de/">',
+                    ),
+                    L(
+                        U("www.xn--bcher-kva.de"),
+                        rel="alternate",
+                        tag="link",
+                        type="hreflang",
+                        markup='<link rel="alternate" hreflang="de-DE" '
+                        'href="http://www.bücher.de:{port}/">',
+                    ),
+                    L(U(KINDS, "/frames"), "Frames", href="/frames"),
+                    L(U(KINDS, "/with-header"), "Link header", href="/with-header"),
+                ),
+            ),
+            # canonical and hreflang in the Link header, relative to the page's URL
+            Page(
+                "/with-header",
+                "Link header",
+                links=(
+                    L(
+                        U(KINDS, "/canonical-target"),
+                        rel="canonical",
+                        tag="header",
+                        type="canonical",
+                        href="/canonical-target",
+                    ),
+                    L(
+                        U("www.xn--bcher-kva.de", "/kinds"),
+                        rel="alternate",
+                        tag="header",
+                        type="hreflang",
+                        markup='<http://www.xn--bcher-kva.de:{port}/kinds>; rel="alternate"; '
+                        'hreflang="de"',
+                    ),
+                ),
+            ),
+            _never("/canonical-target"),
+            Page(
+                "/frames",
+                "Frames",
+                frameset=True,
+                links=(
+                    L(
+                        U(KINDS, "/frame-a"),
+                        tag="frame",
+                        type="frame",
+                        markup='<frame src="frame-a">',
+                    ),
+                    L(
+                        U("carol.github.io"),
+                        tag="frame",
+                        type="frame",
+                        markup='<frame src="http://carol.github.io:{port}/">',
+                    ),
+                ),
+            ),
+            _leaf("/svg-xlink", "SVG xlink target"),
+            _leaf("/svg-href", "SVG href target"),
+            _never("/embedded"),
+            _never("/de/"),
+            _never("/frame-a"),
+        ),
+    ),
+)
+
+# Pages in other encodings, each with a link whose path (always UTF-8) and query (in the page's
+# encoding) hold non-ASCII characters; the expected URLs are spelled out byte by byte.
+INTERNATIONAL = (
+    Host(
+        INTL,
+        "example.net",
+        ALLOW_ALL,
+        note="encodings: late <meta>, contradicting declarations, a BOM, legacy encodings",
+        pages=(
+            _leaf(
+                "/",
+                "International",
+                *(
+                    L(U(INTL, path), path, href=path)
+                    for path in ("/late", "/transport", "/bom", "/sjis", "/gbk", "/cp1252")
+                ),
+            ),
+            # undeclared, not UTF-8: a guess, until the <meta> after 5,000 bytes says ISO-8859-1
+            # (which means windows-1252)
+            Page(
+                "/late",
+                "Late meta",
+                encoding="cp1252",
+                charset_header=None,
+                meta_charset=None,
+                late_meta="iso-8859-1",
+                links=(L(U(INTL, "/vetg%C3%A9p?q=vetg%E9p"), "vetgép", href="/vetgép?q=vetgép"),),
+            ),
+            # Content-Type says windows-1250, the <meta> windows-1252: the transport wins
+            Page(
+                "/transport",
+                "Transport charset",
+                encoding="cp1250",
+                charset_header="windows-1250",
+                meta_charset="windows-1252",
+                links=(
+                    L(
+                        U(INTL, "/niepe%C5%82nosprawni?q=%B3%F3d%9F"),
+                        "niepełnosprawni",
+                        href="/niepełnosprawni?q=łódź",
+                    ),
+                ),
+            ),
+            # a UTF-8 byte-order mark beats both the Content-Type and the <meta>
+            Page(
+                "/bom",
+                "Byte-order mark",
+                bom=b"\xef\xbb\xbf",
+                charset_header="windows-1252",
+                meta_charset="shift_jis",
+                links=(L(U(INTL, "/caf%C3%A9?q=caf%C3%A9"), "café", href="/café?q=café"),),
+            ),
+            Page(
+                "/sjis",
+                "Shift_JIS",
+                encoding="shift_jis",
+                charset_header=None,
+                meta_charset="shift_jis",
+                links=(
+                    L(U(INTL, "/%E6%9D%B1%E4%BA%AC?q=%93%8C%8B%9E"), "東京", href="/東京?q=東京"),
+                ),
+            ),
+            Page(
+                "/gbk",
+                "GBK",
+                encoding="gbk",
+                charset_header="gbk",
+                meta_charset=None,
+                links=(
+                    L(U(INTL, "/%E4%B8%AD%E6%96%87?q=%D6%D0%CE%C4"), "中文", href="/中文?q=中文"),
+                ),
+            ),
+            # windows-1252 has "€" (0x80) but no "ж" (written &#1078;): its reference, encoded
+            Page(
+                "/cp1252",
+                "windows-1252",
+                encoding="cp1252",
+                charset_header="windows-1252",
+                meta_charset=None,
+                links=(
+                    L(U(INTL, "/na%C3%AFve?q=%80%26%231078%3B"), "naïve", href="/naïve?q=€&#1078;"),
+                ),
+            ),
+            _leaf("/vetg%C3%A9p?q=vetg%E9p", "vetgép"),
+            _leaf("/niepe%C5%82nosprawni?q=%B3%F3d%9F", "niepełnosprawni"),
+            _leaf("/caf%C3%A9?q=caf%C3%A9", "café"),
+            _leaf("/%E6%9D%B1%E4%BA%AC?q=%93%8C%8B%9E", "東京"),
+            _leaf("/%E4%B8%AD%E6%96%87?q=%D6%D0%CE%C4", "中文"),
+            _leaf("/na%C3%AFve?q=%80%26%231078%3B", "naïve"),
+        ),
+    ),
+)
+
+
+def _sitemap(path: str, tag: str, *urls: str, gzipped: bool = False) -> Page:
+    """A sitemap listing `urls`: an XML urlset (tag url), an index (index) or text (line)."""
+    if tag == "line":
+        body, kind = "".join(f"{u}\n" for u in urls), "text/plain"
+    else:
+        root, entry = ("sitemapindex", "sitemap") if tag == "index" else ("urlset", "url")
+        entries = "".join(f"\n  <{entry}><loc>{u}</loc></{entry}>" for u in urls)
+        body = f'<?xml version="1.0"?>\n<{root} {SITEMAP_NS}>{entries}\n</{root}>\n'
+        kind = "application/gzip" if gzipped else "application/xml"
+    return Page(path, body=body, content_type=kind, sitemap=urls, sitemap_tag=tag, gzipped=gzipped)
+
+
+# Sitemaps: robots.txt names an index and a text sitemap; the index lists a gzipped urlset,
+# another urlset and itself (a loop). Some URLs only a sitemap lists: nothing links to them.
+SITEMAPS = (
+    Host(
+        MAPS,
+        "example.net",
+        Robots(
+            "User-agent: *\nDisallow: /private/\n"
+            "Sitemap: http://maps.example.net:{port}/sitemap_index.xml\nSitemap: /sitemap.txt\n",
+            rules=(("disallow", "/private/"),),
+            sitemaps=(U(MAPS, "/sitemap_index.xml"), U(MAPS, "/sitemap.txt")),
+        ),
+        note="sitemaps: an index, gzip, text; URLs only sitemaps list",
+        pages=(
+            _leaf("/", "Site maps", L(U(MAPS, "/linked"), "Linked", href="/linked")),
+            _leaf("/linked", "Linked and listed"),
+            _sitemap(
+                "/sitemap_index.xml",
+                "index",
+                U(MAPS, "/sitemap-pages.xml.gz"),
+                U(MAPS, "/sitemap_index.xml"),
+                U(MAPS, "/sitemap-news.xml"),
+            ),
+            _sitemap(
+                "/sitemap-pages.xml.gz",
+                "url",
+                U(MAPS, "/linked"),
+                U(MAPS, "/published-only"),
+                U(MAPS, "/private/draft"),
+                gzipped=True,
+            ),
+            # a URL on another host: listed, queued, but no backlink
+            _sitemap("/sitemap-news.xml", "url", U(MAPS, "/news/1"), U("alice.github.io")),
+            _sitemap("/sitemap.txt", "line", U(MAPS, "/text-only")),
+            _leaf("/published-only", "Only a sitemap lists this"),
+            _leaf("/news/1", "News, listed only"),
+            _leaf("/text-only", "Listed by the text sitemap only"),
+            _leaf("/private/draft", "Disallowed"),
+        ),
+    ),
+)
+
 # Private suffixes: each github.io / blogspot.com user is a registered domain of its own.
 PERSONAL = (
     Host(
@@ -750,7 +1042,17 @@ INSTITUTIONS = (
     ),
 )
 
-HOSTS = (*EXAMPLE_COM, *EXAMPLE_CO_UK, *EXAMPLE_ORG, *ELSEWHERE, *PERSONAL, *INSTITUTIONS)
+HOSTS = (
+    *EXAMPLE_COM,
+    *EXAMPLE_CO_UK,
+    *EXAMPLE_ORG,
+    *ELSEWHERE,
+    *LINK_KINDS,
+    *INTERNATIONAL,
+    *SITEMAPS,
+    *PERSONAL,
+    *INSTITUTIONS,
+)
 SEEDS = (U("www.example.com"),)
 
 

@@ -103,7 +103,9 @@ class ChangedWeb(TestWeb):
         """(new, lost) links of re-crawling every URL the crawl of `before` recorded."""
         new, lost = set(), set()
         for url, first in before.outcomes.items():
-            second = fetch(self.declared, url, UNREACHABLE)
+            # a sitemap is read as one again (its URLs are its links)
+            sitemap = any(link.type == "sitemap" for link, _ in first.links)
+            second = fetch(self.declared, url, UNREACHABLE, sitemap=sitemap)
             old_links, new_links = _live(first), _live(second)
             reason, detail = _why(second)
             for dst in new_links - old_links:

@@ -7,12 +7,19 @@ the links found on them. Nothing here parses HTML or URLs the way the crawler do
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from crawler.localweb.web import StaticWeb, TemplateResource
+from crawler.demo.web import StaticWeb, TemplateResource
+from crawler.settings import (
+    LINKGRAPH_FOLLOW_LINK_TYPES,
+    LINKGRAPH_MAX_SITEMAPS_PER_HOST,
+    LINKGRAPH_RETRY_TIMES,
+)
 from tests.webmodel import Host, Link, is_local, split_url
+
+FOLLOWED_TYPES = frozenset(LINKGRAPH_FOLLOW_LINK_TYPES)  # the others are recorded only
 
 
 @dataclass
@@ -27,10 +34,24 @@ class Outcome:
     nofollow: bool = False  # page-level nofollow: links recorded, none followed
     noindex: bool = False  # its links are recorded but are not live links (history views)
 
+    @property
+    def fetches(self) -> int:
+        """Requests for the URL: a 5xx or a 429 is fetched again, LINKGRAPH_RETRY_TIMES times."""
+        if not self.status:
+            return 0
+        return 1 + LINKGRAPH_RETRY_TIMES if self.status >= 500 or self.status == 429 else 1
 
-def fetch(hosts: dict[str, Host], url: str, unreachable: frozenset[str] = frozenset()) -> Outcome:
+
+def fetch(
+    hosts: dict[str, Host],
+    url: str,
+    unreachable: frozenset[str] = frozenset(),
+    *,
+    sitemap: bool = False,
+) -> Outcome:
     """What fetching one URL template records. `unreachable` hosts refuse connections, so
-    their robots.txt cannot be fetched and nothing on them is (RFC 9309 section 2.3.1.4)."""
+    their robots.txt cannot be fetched and nothing on them is (RFC 9309 section 2.3.1.4).
+    A `sitemap` (a URL registered as one) records the URLs it lists as its links."""
     _, host_name, path = split_url(url)
     host = hosts[host_name]
     page = next((p for p in host.pages if p.path == path), None)
@@ -42,7 +63,10 @@ def fetch(hosts: dict[str, Host], url: str, unreachable: frozenset[str] = frozen
     if page is None:
         return Outcome(404)
     if page.target is not None:
-        return Outcome(page.status, links=[(Link(page.target), "redirect")])
+        return Outcome(page.status, links=[(Link(page.target, type="redirect"), "redirect")])
+    if sitemap and page.sitemap is not None:
+        listed = [(Link(u, type="sitemap"), page.sitemap_tag) for u in page.sitemap]
+        return Outcome(page.status, links=listed)
     if page.status == 200 and page.content_type == "text/html" and page.body is None:
         found = [(link, link.tag) for link in page.links if link.url is not None]
         return Outcome(200, links=found, nofollow=page.page_nofollow, noindex=page.noindex)
@@ -50,22 +74,49 @@ def fetch(hosts: dict[str, Host], url: str, unreachable: frozenset[str] = frozen
 
 
 def crawl(hosts: dict[str, Host], seeds: list[str]) -> dict[str, Outcome]:
-    """Breadth-first crawl of the declared graph: URL template -> expected outcome."""
+    """Breadth-first crawl of the declared graph: URL template -> expected outcome.
+
+    A host's robots.txt, read before its first URL, registers the sitemaps its `Sitemap:` lines
+    name (LINKGRAPH_SITEMAPS = "robots"); a sitemap's URLs are queued, an index's sitemaps
+    registered, each host registering LINKGRAPH_MAX_SITEMAPS_PER_HOST at most."""
     outcomes: dict[str, Outcome] = {}
     queue = deque(seeds)
     seen = set(seeds)
+    robots_read: set[str] = set()
+    sitemaps: set[str] = set()
+    per_host: Counter[str] = Counter()
+
+    def enqueue(url: str, source: str) -> None:
+        if url not in seen:
+            assert is_local(url), f"{source} would send the crawler to {url}"
+            seen.add(url)
+            queue.append(url)
+
+    def register(url: str, source: str) -> None:
+        host = split_url(url)[1]
+        if url not in sitemaps and per_host[host] < LINKGRAPH_MAX_SITEMAPS_PER_HOST:
+            sitemaps.add(url)
+            per_host[host] += 1
+            enqueue(url, source)
+
     while queue:
         current = queue.popleft()
-        outcome = fetch(hosts, current)
+        host = hosts[split_url(current)[1]]
+        if host.name not in robots_read:
+            robots_read.add(host.name)
+            if host.robots.body is not None and host.robots.status == 200:
+                for url in host.robots.sitemaps:
+                    register(url, f"{host.name}/robots.txt")
+        outcome = fetch(hosts, current, sitemap=current in sitemaps)
         outcomes[current] = outcome
         if outcome.nofollow:
             continue
-        for link, _ in outcome.links:
+        for link, tag in outcome.links:
             assert link.url is not None
-            if link.url not in seen:
-                assert is_local(link.url), f"{current} would send the crawler to {link.url}"
-                seen.add(link.url)
-                queue.append(link.url)
+            if link.type == "sitemap":
+                (register if tag == "index" else enqueue)(link.url, current)
+            elif link.type in FOLLOWED_TYPES:
+                enqueue(link.url, current)
     return outcomes
 
 
@@ -74,6 +125,7 @@ class Backlink:
     follow: bool
     anchor: str  # smallest non-empty anchor, "" when all are empty
     anchors: tuple[str, ...]  # sorted distinct non-empty anchors
+    types: tuple[str, ...] = ()  # sorted distinct link types
 
 
 def backlinks(
@@ -82,22 +134,24 @@ def backlinks(
     """(src, dst) -> row, for links between different registered domains on fetched pages."""
     follow: dict[tuple[str, str], bool] = {}
     anchors: dict[tuple[str, str], set[str]] = {}
+    types: dict[tuple[str, str], set[str]] = {}
     for src, outcome in outcomes.items():
         src_domain = hosts[split_url(src)[1]].domain
         for link, _ in outcome.links:
             assert link.url is not None
-            if hosts[split_url(link.url)[1]].domain == src_domain:
-                continue
+            if hosts[split_url(link.url)[1]].domain == src_domain or link.type == "sitemap":
+                continue  # a URL a sitemap lists is not linked by it
             key = (src, link.url)
             followed = not link.qualified and not outcome.nofollow
             follow[key] = follow.get(key, False) or followed
             anchors.setdefault(key, set())
+            types.setdefault(key, set()).add(link.type)
             if link.anchor:
                 anchors[key].add(link.anchor)
     rows = {}
     for key, followed in follow.items():
         names = tuple(sorted(anchors[key]))
-        rows[key] = Backlink(followed, names[0] if names else "", names)
+        rows[key] = Backlink(followed, names[0] if names else "", names, tuple(sorted(types[key])))
     return rows
 
 
@@ -148,10 +202,24 @@ class DeclaredWeb(StaticWeb):
             for link, tag in o.links
         ]
 
+    def expected_typed_links(
+        self, port: int
+    ) -> list[tuple[str, str, str, frozenset[str], str, str]]:
+        """Every link occurrence on fetched pages: (src, dst, anchor, rel tokens, tag, type)."""
+        return [
+            (_at(src, port), _at(link.url or "", port), link.anchor, link.rels, tag, link.type)
+            for src, o in self.outcomes.items()
+            for link, tag in o.links
+        ]
+
     # -- requests the server sees ---------------------------------------------------------
     def expected_requests(self) -> set[tuple[str, str]]:
         """(host, path) of every page fetch; robots.txt fetches are in robots_paths()."""
         return {split_url(u)[1:] for u, o in self.outcomes.items() if o.status}
+
+    def expected_fetches(self) -> Counter[tuple[str, str]]:
+        """(host, path) -> how many times the server sees it: retries of 5xx answers too."""
+        return Counter({split_url(u)[1:]: o.fetches for u, o in self.outcomes.items() if o.status})
 
     def robots_paths(self) -> set[tuple[str, str]]:
         """robots.txt and the targets of its redirects, on every host a page is fetched from."""

@@ -7,9 +7,9 @@ import os
 import re
 from pathlib import Path
 
+from crawler import settings as defaults
 from crawler.storage import StorageTarget, database_from_url
 
-DEFAULT_DATA_DIR = "linkgraph-data"
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -52,9 +52,9 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(os.environ.get("LINKGRAPH_DATA_DIR", DEFAULT_DATA_DIR)),
+        default=Path(os.environ.get("LINKGRAPH_DATA_DIR", defaults.LINKGRAPH_DATA_DIR)),
         help="where the embedded Redis and ClickHouse (chDB) keep their files "
-        "(default: $LINKGRAPH_DATA_DIR or ./linkgraph-data)",
+        f"(default: $LINKGRAPH_DATA_DIR or ./{defaults.LINKGRAPH_DATA_DIR})",
     )
 
 
@@ -70,7 +70,8 @@ def add_storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database",
         default=os.environ.get("LINKGRAPH_DATABASE", ""),
-        help="database holding the index (default: the URL's path, else 'linkgraph')",
+        help="database holding the index (default: the URL's path, else "
+        f"{defaults.LINKGRAPH_DATABASE!r})",
     )
 
 
@@ -85,5 +86,5 @@ def add_redis(parser: argparse.ArgumentParser) -> None:
 
 
 def storage_target(args: argparse.Namespace) -> StorageTarget:
-    database = args.database or database_from_url(args.clickhouse, "linkgraph")
+    database = args.database or database_from_url(args.clickhouse, defaults.LINKGRAPH_DATABASE)
     return StorageTarget(args.clickhouse, args.data_dir, database)

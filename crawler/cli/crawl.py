@@ -6,21 +6,22 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
-from crawler import USER_AGENT
-from crawler.cli.common import (
-    add_redis,
-    add_storage,
-    job_name,
-    non_negative_float,
-    non_negative_int,
-    positive_int,
-    storage_target,
+from crawler import settings as defaults
+from crawler.cli.common import add_data_dir, add_redis, job_name, positive_int
+from crawler.cli.jobflags import (
+    add_job_flags,
+    add_output_flags,
+    add_scope_flags,
+    given_settings,
+    own_clickhouse_url,
+    writable_dir,
 )
 from crawler.errors import UsageError
-from crawler.run import CrawlOptions, CrawlResult, run_crawl
-from crawler.scope import SCOPES, read_domains
-from crawler.urls import canonicalize, host_of, registered_domain
+from crawler.run import INTERRUPTED, CrawlResult, ProcessOptions, run_crawl
+from crawler.sitemaps import seed_sitemaps
+from crawler.urls import canonicalize
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,16 +29,51 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "crawl",
         help="crawl from seed URLs (or resume a job) and index every link found",
         description="Crawl the web from seed URLs, politely (robots.txt, per-host delay), and "
-        "record every page and link in the index. Re-running a job resumes it.",
+        "record every page and link in the index. Re-running a job resumes it with its saved "
+        "settings; the flags given then change only what they name.",
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (http or https)")
     p.add_argument("--seeds-file", metavar="FILE", help="more seeds, one URL per line (# comments)")
-    p.add_argument("--job", type=job_name, default="default", help="job name (default: default)")
-    add_storage(p)
+    p.add_argument("--job", type=job_name, default=defaults.LINKGRAPH_JOB,
+                   help=f"job name (default: {defaults.LINKGRAPH_JOB})")  # fmt: skip
+    add_data_dir(p)
+    p.add_argument(
+        "--clickhouse",
+        metavar="URL",
+        help="a ClickHouse server, http(s)://user:pass@host:8123/db (default: "
+        "$LINKGRAPH_CLICKHOUSE_URL, else the job's, else embedded chDB in the data dir); "
+        "the job saves it without the password",
+    )
+    p.add_argument("--database", help="database holding the index (default: the URL's path, "
+                   f"else {defaults.LINKGRAPH_DATABASE!r})")  # fmt: skip
     add_redis(p)
-    add_crawl_limits(p)
+    add_job_flags(p)
+    add_output_flags(p)
     p.add_argument("--warc", metavar="DIR", default="", help="also archive responses as WARC here")
-    add_scope(p)
+    add_scope_flags(p)
+    p.add_argument(
+        "--sitemaps",
+        dest="sitemaps",
+        action="store_const",
+        const="all",
+        help="also read /sitemap.xml of every host (by default only the sitemaps robots.txt "
+        "names are read)",
+    )
+    p.add_argument(
+        "--no-sitemaps",
+        dest="sitemaps",
+        action="store_const",
+        const="none",
+        help="read no sitemap, not even those robots.txt names",
+    )
+    p.add_argument(
+        "--seed-sitemaps",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="seed the crawl from a domain's sitemaps: its /sitemap.xml (https, or the origin "
+        "of a URL given) and those its robots.txt names; repeatable",
+    )
     p.add_argument(
         "--workers",
         type=positive_int,
@@ -46,129 +82,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="crawling processes on this machine (default: the number of cores); more can "
         "join from anywhere with `linkgraph worker`",
     )
-    p.add_argument(
-        "--lease-seconds",
-        type=non_negative_float,
-        default=300.0,
-        metavar="S",
-        help="a request not recorded this long after it was handed out (its worker died) is "
-        "handed out again (default 300)",
-    )
     p.set_defaults(func=run)
 
 
-def add_crawl_limits(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--max-pages",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="stop after N pages in the job (0: no limit)",
+def process_options(args: argparse.Namespace, **more: Any) -> ProcessOptions:
+    """This process's own options, from the flags every crawling command shares."""
+    return ProcessOptions(
+        data_dir=args.data_dir,
+        redis_url=args.redis,
+        clickhouse_url=own_clickhouse_url(args) or "",
+        log_level="INFO" if args.verbose else "WARNING",
+        progress=not args.quiet,
+        **more,
     )
-    p.add_argument(
-        "--max-pages-per-host",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="queue at most N URLs of one host (0: no limit)",
-    )
-    p.add_argument(
-        "--max-depth",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="follow links at most N hops from a seed (0: no limit)",
-    )
-    p.add_argument(
-        "--delay",
-        type=non_negative_float,
-        default=1.0,
-        metavar="S",
-        help="seconds between requests to one host (a larger robots.txt "
-        "Crawl-delay wins; default 1.0)",
-    )
-    p.add_argument(
-        "--hosts-file",
-        metavar="FILE",
-        default="",
-        help="an /etc/hosts-format file of names to resolve for this crawl",
-    )
-    p.add_argument(
-        "--allow-private",
-        action="store_true",
-        help="allow private, loopback and link-local addresses (refused by default)",
-    )
-    p.add_argument(
-        "--user-agent",
-        metavar="UA",
-        default=USER_AGENT,
-        help=f"User-Agent header (default: {USER_AGENT}); robots.txt is matched "
-        "for the product token 'linkgraph'",
-    )
-    p.add_argument(
-        "-s",
-        "--set",
-        action="append",
-        default=[],
-        type=setting,
-        metavar="NAME=VALUE",
-        help="set any setting listed in crawler/settings.py (repeatable)",
-    )
-    p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-
-
-def add_scope(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--scope",
-        choices=SCOPES,
-        default="all",
-        help="follow links anywhere (all, the default), only within the linking "
-        "page's domain, or only within the seeds' domains",
-    )
-    p.add_argument(
-        "--allow-domain",
-        action="append",
-        default=[],
-        metavar="DOMAIN",
-        help="follow only links into these domains and their subdomains (repeatable)",
-    )
-    p.add_argument(
-        "--deny-domain",
-        action="append",
-        default=[],
-        metavar="DOMAIN",
-        help="never follow links into these domains (repeatable)",
-    )
-    p.add_argument(
-        "--allow-domains-file",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="more allowed domains, one per line",
-    )
-    p.add_argument("--deny-domains-file", action="append", default=[], metavar="FILE",
-                   help="more denied domains, one per line")  # fmt: skip
-
-
-def scope_settings(args: argparse.Namespace, seeds: list[str]) -> dict[str, object]:
-    return {
-        "LINKGRAPH_SCOPE": args.scope,
-        "LINKGRAPH_SEED_DOMAINS": sorted({registered_domain(host_of(u)) for u in seeds}),
-        "LINKGRAPH_ALLOW_DOMAINS": sorted(read_domains(args.allow_domain, args.allow_domains_file)),
-        "LINKGRAPH_DENY_DOMAINS": sorted(read_domains(args.deny_domain, args.deny_domains_file)),
-    }
-
-
-def setting(text: str) -> tuple[str, str]:
-    from crawler import settings
-
-    name, sep, value = text.partition("=")
-    if not sep or not hasattr(settings, name.strip()):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected NAME=VALUE with a NAME listed in crawler/settings.py"
-        )
-    return name.strip(), value
 
 
 def load_seeds(urls: list[str], seeds_file: str | None) -> list[str]:
@@ -194,26 +120,15 @@ def load_seeds(urls: list[str], seeds_file: str | None) -> list[str]:
     return list(dict.fromkeys(seeds))
 
 
-def options_from(args: argparse.Namespace, seeds: list[str]) -> CrawlOptions:
-    return CrawlOptions(
-        job=args.job,
-        seeds=seeds,
-        storage=storage_target(args),
-        redis_url=args.redis,
-        max_pages=args.max_pages,
-        max_pages_per_host=args.max_pages_per_host,
-        max_depth=args.max_depth,
-        delay=args.delay,
-        hosts_file=args.hosts_file,
-        allow_private=args.allow_private,
-        user_agent=args.user_agent,
-        warc_dir=getattr(args, "warc", ""),
-        log_level="INFO" if args.verbose else "WARNING",
-        progress_seconds=0 if args.quiet else 5.0,
-        workers=getattr(args, "workers", 1),
-        extra_settings={**scope_settings(args, seeds), **dict(args.set)},
-        lease_seconds=getattr(args, "lease_seconds", 300.0),
-    )
+def seed_sitemap_urls(targets: list[str]) -> list[str]:
+    """The `/sitemap.xml` of each --seed-sitemaps domain (or URL's origin)."""
+    urls = []
+    for target in targets:
+        url = seed_sitemaps(target)
+        if url is None:
+            raise UsageError(f"--seed-sitemaps: {target!r} is not a domain name or http(s) URL")
+        urls.append(url)
+    return list(dict.fromkeys(urls))
 
 
 def print_summary(result: CrawlResult) -> None:
@@ -228,6 +143,25 @@ def print_summary(result: CrawlResult) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = run_crawl(options_from(args, load_seeds(args.urls, args.seeds_file)))
+    seeds = load_seeds(args.urls, args.seeds_file)
+    given = given_settings(args)  # checked before anything starts
+    if args.sitemaps:
+        given["LINKGRAPH_SITEMAPS"] = args.sitemaps
+    if args.seed_sitemaps:
+        sitemaps = seed_sitemap_urls(args.seed_sitemaps)
+        given["LINKGRAPH_SEED_SITEMAPS"] = sitemaps
+        seeds = list(dict.fromkeys([*seeds, *sitemaps]))  # read first, at depth 0
+    warc = str(writable_dir(args.warc, "--warc")) if args.warc else ""
+    writable_dir(args.data_dir, "--data-dir")
+    process = process_options(args, workers=args.workers, warc_dir=warc)
+    result = run_crawl(args.job, process, given, seeds)
     print_summary(result)
+    return exit_status(result)
+
+
+def exit_status(result: CrawlResult) -> int:
+    """0 for a job finished or stopped gracefully (Ctrl-C, SIGTERM, `linkgraph stop`), 130 for
+    one stopped at once (a second Ctrl-C), 1 for a crawl ended by an error."""
+    if result.finish_reason == INTERRUPTED:
+        return 130
     return 0 if result.finish_reason in ("finished", "shutdown") else 1

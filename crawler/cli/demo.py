@@ -10,14 +10,18 @@ from pathlib import Path
 
 from crawler.cli.common import non_negative_float
 from crawler.cli.crawl import print_summary
-from crawler.cli.query import TOP_SQL
+from crawler.demo.demoweb import demo_web
+from crawler.demo.server import LocalWebServer, write_hosts_file
 from crawler.errors import UsageError
-from crawler.localweb.generate import demo_web
-from crawler.localweb.server import LocalWebServer, write_hosts_file
-from crawler.run import CrawlOptions, run_crawl
+from crawler.reports import run_report
+from crawler.resolver import read_hosts_file
+from crawler.run import ProcessOptions, run_crawl
 from crawler.storage import StorageTarget, connect, run_query
 
 DEFAULT_DIR = Path("linkgraph-data") / "demo"
+# Written into every data dir the demo makes; the demo clears no other directory.
+MARKER = ".linkgraph-demo"
+MARKER_TEXT = "made by `linkgraph demo`, which deletes this directory when it runs again\n"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="crawl the bundled demo web on 127.0.0.1 and print its backlink index",
         description="Serve a generated web of many hosts on 127.0.0.1, crawl it with the "
         "embedded Redis and ClickHouse, and print the top domains and a backlink sample. "
-        "The demo's data directory is recreated on every run.",
+        "The demo's data directory is recreated on every run; a directory the demo did "
+        "not make is refused, never cleared.",
     )
     p.add_argument(
         "--data-dir",
@@ -47,12 +52,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _fresh(directory: Path) -> None:
-    if directory.exists():
-        known = {"redis", "clickhouse", "hosts"}
-        if not {p.name for p in directory.iterdir()} <= known:
-            raise UsageError(f"{directory} holds files the demo did not write: choose --data-dir")
+    """Make `directory` an empty demo data dir. Only a directory the demo made itself (its
+    MARKER file says so) is cleared: a real crawl's data dir holds the same `redis` and
+    `clickhouse` as a demo's, so names alone cannot tell them apart."""
+    if directory.is_dir() and any(directory.iterdir()):
+        if not (directory / MARKER).is_file():
+            raise UsageError(
+                f"{directory} was not made by `linkgraph demo` (it has no {MARKER} file) and "
+                "the demo clears its data dir: choose another --data-dir"
+            )
         shutil.rmtree(directory)
-    directory.mkdir(parents=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot create the demo data dir {directory}: {exc.strerror}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,27 +83,19 @@ def run(args: argparse.Namespace) -> int:
             "crawling it...",
             file=sys.stderr,
         )
-        result = run_crawl(
-            CrawlOptions(
-                job="demo",
-                seeds=web.seeds(server.port),
-                storage=storage,
-                delay=args.delay,
-                hosts_file=str(hosts_file),
-                allow_private=True,  # the demo web lives on loopback
-            )
-        )
+        given = {
+            "LINKGRAPH_DELAY": args.delay,
+            "LINKGRAPH_HOSTS": read_hosts_file(hosts_file),
+            "LINKGRAPH_ALLOW_PRIVATE": True,  # the demo web lives on loopback
+        }
+        process = ProcessOptions(data_dir=args.data_dir)
+        result = run_crawl("demo", process, given, web.seeds(server.port))
     print_summary(result)
     client = connect(storage)
     out = sys.stdout
     out.write("\nTop domains by referring domains:\n")
-    out.write(
-        run_query(
-            client,
-            TOP_SQL.format(limit=10),
-            "PrettyCompact",
-        ).decode()
-    )
+    top = run_report(client, "top", {"limit": 10}, "PrettyCompact")
+    out.write(top.decode() if isinstance(top, bytes) else "")
     out.write("\nA sample of backlinks:\n")
     out.write(
         run_query(

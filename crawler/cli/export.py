@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,8 +19,9 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from crawler import __version__
 from crawler.cli.common import add_storage, storage_target
-from crawler.cli.filters import domain_arg, literal, where_expression
+from crawler.cli.filters import where_expression
 from crawler.errors import UsageError
+from crawler.reports.values import parse_domain
 from crawler.storage import connect, first_line
 
 # Each format with a header row where the format has one: downstream tools expect names.
@@ -61,10 +63,27 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_disavow)
 
 
+def writable_file(text: str) -> Path:
+    """The absolute path of `-o FILE`, once a file could be created beside it: a bad path is
+    one line before the query runs, and the engine never makes directories for it."""
+    out = Path(text).resolve()
+    if out.is_dir():
+        raise UsageError(f"-o {text}: is a directory")
+    if not out.parent.is_dir():
+        raise UsageError(f"-o {text}: no directory {out.parent}")
+    try:
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"-o {text}: cannot write there: {exc.strerror}") from None
+    return out
+
+
 def _check_object(client: Client, name: str) -> None:
     found = client.query(
-        "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = "
-        + literal(name)
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() "
+        "AND name = {name:String}",
+        parameters={"name": name},
     ).result_rows[0][0]
     if not found:
         raise UsageError(f"no view or table named {name!r} in the index (see docs/sql.md)")
@@ -81,18 +100,21 @@ def export_query(view: str, where: str | None) -> str:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    out = writable_file(args.output)
     target = storage_target(args)
     client = connect(target)
     _check_object(client, args.view)
     sql = export_query(args.view, args.where)
     fmt = FORMATS[args.format]
-    out = Path(args.output).resolve()
     partial = out.with_name(f".{out.name}.partial")
     try:
         partial.unlink(missing_ok=True)
         if target.embedded:
             # the engine streams blocks into the file; nothing passes through Python
-            client.command(f"INSERT INTO FUNCTION file({literal(str(partial))}, '{fmt}') {sql}")
+            client.command(
+                f"INSERT INTO FUNCTION file({{path:String}}, '{fmt}') {sql}",
+                parameters={"path": str(partial)},
+            )
         else:
             with client.raw_stream(sql, fmt=fmt) as stream, open(partial, "wb") as sink:
                 while chunk := stream.read(CHUNK):
@@ -118,15 +140,17 @@ def disavow_lines(domain: str, where: str, domains: list[str], when: datetime) -
 
 
 def run_disavow(args: argparse.Namespace) -> int:
-    domain = domain_arg(args.domain)
+    domain = parse_domain(args.domain)
     condition = where_expression(args.where)
+    if args.output != "-":
+        writable_file(args.output)
     client = connect(storage_target(args))
     sql = (
-        f"SELECT src_domain FROM referring_domains WHERE dst_domain = {literal(domain)} "
+        "SELECT src_domain FROM referring_domains WHERE dst_domain = {domain:String} "
         f"AND {condition} ORDER BY src_domain"
     )
     try:
-        domains = [row[0] for row in client.query(sql).result_rows]
+        domains = [row[0] for row in client.query(sql, parameters={"domain": domain}).result_rows]
     except ClickHouseError as exc:
         raise UsageError(f"query failed: {first_line(str(exc))}") from None
     comment = " ".join(args.where.split())

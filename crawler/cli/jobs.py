@@ -13,12 +13,13 @@ import redis
 
 from crawler import jobs
 from crawler.cli.common import add_data_dir, add_redis, job_name
-from crawler.cli.crawl import print_summary
+from crawler.cli.crawl import exit_status, print_summary
+from crawler.cli.jobflags import add_output_flags, own_clickhouse_url, writable_dir
 from crawler.errors import UsageError
 from crawler.frontier import Frontier
 from crawler.frontier.connection import connect as connect_redis
-from crawler.run import CrawlOptions, redis_for, run_crawl
-from crawler.storage import StorageTarget
+from crawler.jobspec import JobSpec
+from crawler.run import ProcessOptions, redis_for, run_crawl
 
 TOP_HOSTS = 10
 
@@ -30,16 +31,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Crawl for an existing job with the job's own settings, until it ends or "
         "is stopped. A job whose index is the coordinator's embedded chDB needs only --redis: "
         "rows are handed over through Redis. A job writing to a ClickHouse server needs "
-        "--clickhouse too.",
+        "--clickhouse too when its URL has a password (the job does not keep passwords).",
     )
     p.add_argument("--job", type=job_name, required=True)
     add_redis(p)
     add_data_dir(p)
-    p.add_argument("--clickhouse", metavar="URL", default="", help="the job's ClickHouse server")
-    p.add_argument("--database", default="", help="database of the index (default: the job's)")
+    p.add_argument(
+        "--clickhouse",
+        metavar="URL",
+        help="the job's ClickHouse server, with its password (default: "
+        "$LINKGRAPH_CLICKHOUSE_URL, else the job's own URL if that has no password)",
+    )
     p.add_argument("--warc", metavar="DIR", default="", help="also archive responses as WARC here")
-    p.add_argument("-v", "--verbose", action="store_true", help="show Scrapy's log")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    add_output_flags(p)
+    # started by `linkgraph crawl --workers N`: follow the coordinator's stops on stdin
+    p.add_argument("--from-coordinator", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=run_worker)
 
     p = sub.add_parser(
@@ -75,47 +81,37 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.set_defaults(func=_set_state(state))
 
 
-def _known(client: redis.Redis, job: str) -> jobs.JobConfig:
-    config = jobs.load(client, job)
-    if config is None:
+def _known(client: redis.Redis, job: str) -> JobSpec:
+    spec = jobs.load(client, job)
+    if spec is None:
         raise UsageError(f"no job {job!r} in this frontier (see `linkgraph jobs`)")
-    return config
+    return spec
 
 
 def run_worker(args: argparse.Namespace) -> int:
     if not args.redis:
         raise UsageError("a worker needs the job's frontier: give --redis URL")
-    config = _known(connect_redis(args.redis), args.job)
-    if config.embedded_storage and args.clickhouse:
+    if args.warc:
+        writable_dir(args.warc, "--warc")
+    spec = _known(connect_redis(args.redis), args.job)
+    if spec.embedded and args.clickhouse:
         raise UsageError(f"job {args.job!r} is indexed by its coordinator: omit --clickhouse")
-    if not config.embedded_storage and not args.clickhouse:
-        raise UsageError(f"job {args.job!r} writes to a ClickHouse server: give --clickhouse URL")
-    storage = StorageTarget(args.clickhouse, args.data_dir, args.database or config.database)
-    options = CrawlOptions(
-        job=args.job,
-        seeds=[],
-        storage=storage,
+    # the environment's URL is for jobs with a server; an embedded job's workers hand rows over
+    own_url = "" if spec.embedded else own_clickhouse_url(args) or ""
+    process = ProcessOptions(
+        data_dir=args.data_dir,
         redis_url=args.redis,
-        max_pages=config.max_pages,
-        max_pages_per_host=config.max_pages_per_host,
-        max_depth=config.max_depth,
-        follow_links=config.follow_links,
-        delay=config.delay,
-        hosts=config.hosts,
-        allow_private=config.allow_private,
-        user_agent=config.user_agent or CrawlOptions.user_agent,
-        warc_dir=args.warc,
+        clickhouse_url=own_url,
         log_level="INFO" if args.verbose else "WARNING",
-        progress_seconds=0 if args.quiet else 5.0,
-        lease_seconds=config.lease_seconds,
+        progress=not args.quiet,
+        warc_dir=args.warc,
         joining=True,
-        extra_settings=config.settings,
-        handoff=config.embedded_storage,
+        coordinated=args.from_coordinator,
     )
-    result = run_crawl(options)
+    result = run_crawl(args.job, process)
     if not args.quiet:
         print_summary(result)
-    return 0
+    return exit_status(result)
 
 
 def run_jobs(args: argparse.Namespace) -> int:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from crawler import __version__
 from crawler.errors import UsageError
+from crawler.frontier.connection import RedisUnreachable
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from crawler.cli import crawl, demo, jobs, linkindex, query, tools
+    """Every subcommand, registered here and nowhere else."""
+    from crawler.cli import crawl, demo, export, history, jobs, query, rank, reports, tools, warc
 
     parser = argparse.ArgumentParser(
         prog="linkgraph",
@@ -18,24 +21,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"linkgraph {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    crawl.add_parser(sub)
-    jobs.add_parsers(sub)
-    query.add_parsers(sub)
-    tools.add_parsers(sub)
-    demo.add_parser(sub)
-    linkindex.add_parsers(sub)
+    crawl.add_parser(sub)  # crawl
+    jobs.add_parsers(sub)  # the job commands
+    history.add_parsers(sub)  # recrawl
+    query.add_parser(sub)  # sql
+    reports.add_parsers(sub)  # one per report in crawler/reports (backlinks, profile, ...)
+    export.add_parsers(sub)  # export, disavow
+    rank.add_parser(sub)  # rank
+    tools.add_parsers(sub)  # extract, robots
+    warc.add_parsers(sub)  # warc, ingest-warc
+    demo.add_parser(sub)  # demo
     return parser
+
+
+def say(line: str) -> None:
+    """One line on stderr in one write: the workers of a job share the terminal, and print()'s
+    separate newline lets their lines run together."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The ClickHouse driver logs each failed request itself; linkgraph reports it as one line.
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
     try:
         return int(args.func(args))
     except UsageError as exc:
-        print(f"linkgraph: error: {exc}", file=sys.stderr)
+        say(f"linkgraph: error: {exc}")
         return 2
+    except RedisUnreachable as exc:  # a crawl's frontier went away for good
+        resume = f"; resume with {exc.resume}" if exc.resume else ""
+        say(f"linkgraph: error: {exc}{resume}")
+        return 1
     except KeyboardInterrupt:
-        print("linkgraph: interrupted", file=sys.stderr)
+        say("linkgraph: interrupted")
         return 130
     except BrokenPipeError:  # `linkgraph sql ... | head`
         return 0

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from w3lib.encoding import http_content_type_encoding
+
 from crawler import ROBOTS_TOKEN
 from crawler.errors import UsageError
 from crawler.extraction import extract
@@ -19,9 +21,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "extract",
         help="print the links of a local HTML file as if it were served at --url",
         description="Print each link the crawler would record from FILE served at URL, "
-        "one JSON object per line.",
+        "one JSON object per line: its URL, type (text, image, area, canonical, hreflang, "
+        "frame, form), anchor, rel, and the encoding the page was decoded with and what "
+        "decided it (bom, http, meta, late meta, utf-8, detected, default).",
     )
     p.add_argument("--url", required=True, help="the URL the file is served at")
+    p.add_argument(
+        "--content-type",
+        metavar="VALUE",
+        help="the Content-Type header it is served with; its charset counts "
+        "(e.g. 'text/html; charset=windows-1252')",
+    )
+    p.add_argument(
+        "--link-header",
+        action="append",
+        metavar="VALUE",
+        help="a Link header it is served with (canonical and hreflang links); repeatable",
+    )
     p.add_argument("file", metavar="FILE")
     p.set_defaults(func=run_extract)
     p = sub.add_parser(
@@ -56,11 +72,17 @@ def _url(text: str) -> str:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    page = extract(_read(args.file), _url(args.url))
+    page = extract(
+        _read(args.file),
+        _url(args.url),
+        encoding=http_content_type_encoding(args.content_type) if args.content_type else None,
+        link_header=args.link_header,
+    )
     out = sys.stdout
     for link in page.links:
         record = {
             "url": link.url,
+            "type": link.type,
             "anchor": link.anchor,
             "rel": sorted(link.rel),
             "tag": link.tag,
@@ -68,6 +90,8 @@ def run_extract(args: argparse.Namespace) -> int:
             "ugc": link.ugc,
             "sponsored": link.sponsored,
             "page_nofollow": page.nofollow,
+            "encoding": page.encoding,
+            "encoding_source": page.encoding_source,
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0

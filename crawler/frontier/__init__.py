@@ -1,13 +1,13 @@
 """The Redis frontier: per-host queues with politeness, fingerprint dedupe and leases.
 
-One `Frontier` serves each crawler; the scheduler, the politeness and robots middlewares and the
-link pipeline all reach it through `frontier_for(crawler)`.
+A crawler's frontier belongs to its spider: LinkSpider builds it with `build_frontier` in its
+`from_crawler`, which Scrapy runs before it builds any other component (extensions,
+middlewares, pipelines, then the scheduler). Those reach it through `frontier_for(crawler)`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
 
 from scrapy.utils.misc import load_object
 
@@ -16,25 +16,30 @@ from crawler.frontier.frontier import Entry, Frontier, fingerprint
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
-__all__ = ["Entry", "Frontier", "fingerprint", "frontier_for"]
+__all__ = ["Entry", "Frontier", "build_frontier", "fingerprint", "frontier_for"]
 
-_frontiers: WeakKeyDictionary[Crawler, Frontier] = WeakKeyDictionary()
+
+def build_frontier(settings: BaseSettings) -> Frontier:
+    """The frontier of the job the settings name, on the Redis server they name."""
+    return Frontier(
+        connect(settings["REDIS_URL"], timeout=settings.getfloat("LINKGRAPH_REDIS_TIMEOUT")),
+        settings["LINKGRAPH_JOB"],
+        delay=settings.getfloat("LINKGRAPH_DELAY"),
+        lease_seconds=settings.getfloat("LINKGRAPH_LEASE_SECONDS"),
+        max_pages=settings.getint("LINKGRAPH_MAX_PAGES"),
+        max_pages_per_host=settings.getint("LINKGRAPH_MAX_PAGES_PER_HOST"),
+        priority=load_object(settings["LINKGRAPH_PRIORITY"]),
+    )
 
 
 def frontier_for(crawler: Crawler) -> Frontier:
-    """The crawler's frontier, built once from its settings."""
-    frontier = _frontiers.get(crawler)
-    if frontier is None:
-        s = crawler.settings
-        frontier = Frontier(
-            connect(s["REDIS_URL"]),
-            s["LINKGRAPH_JOB"],
-            delay=s.getfloat("LINKGRAPH_DELAY"),
-            lease_seconds=s.getfloat("LINKGRAPH_LEASE_SECONDS"),
-            max_pages=s.getint("LINKGRAPH_MAX_PAGES"),
-            max_pages_per_host=s.getint("LINKGRAPH_MAX_PAGES_PER_HOST"),
-            priority=load_object(s["LINKGRAPH_PRIORITY"]),
+    """The crawler's frontier: its spider's (see the module docstring)."""
+    frontier = getattr(crawler.spider, "frontier", None)
+    if not isinstance(frontier, Frontier):
+        raise TypeError(
+            f"linkgraph's components need a spider with a frontier (LinkSpider), "
+            f"not {type(crawler.spider).__name__}"
         )
-        _frontiers[crawler] = frontier
     return frontier

@@ -1,7 +1,7 @@
 """The dupefilter: 8-byte fingerprints of canonical URLs in a Redis set of the job.
 
 It only answers "seen?"; marking happens inside the frontier's atomic add, so two workers that
-discover one URL at the same moment queue it once.
+discover one URL at the same moment queue it once. The scheduler builds it over its frontier.
 """
 
 from __future__ import annotations
@@ -10,20 +10,15 @@ from typing import TYPE_CHECKING
 
 from scrapy.dupefilters import BaseDupeFilter
 
-from crawler.frontier import Frontier, frontier_for
-
 if TYPE_CHECKING:
     from scrapy import Request
-    from scrapy.crawler import Crawler
+
+    from crawler.frontier import Frontier
 
 
 class FingerprintDupeFilter(BaseDupeFilter):
     def __init__(self, frontier: Frontier) -> None:
         self.frontier = frontier
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> FingerprintDupeFilter:
-        return cls(frontier_for(crawler))
 
     def request_seen(self, request: Request) -> bool:
         return self.frontier.is_seen(request.url)

@@ -1,7 +1,9 @@
 """Redis key names of a crawl job, in one place.
 
 Every key of a job carries the job name in a hash tag (`{job}`), so that on Redis Cluster all of a
-job's keys live in one slot and the frontier's Lua scripts may touch them together.
+job's keys live in one slot and the frontier's Lua scripts may touch them together. The scripts
+(scripts.py) name no key themselves: each is given the keys it declares as KEYS[], and builds the
+per-host queue keys from `queue_prefix`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,18 @@ class JobKeys:
     job: str
 
     def _key(self, name: str) -> str:
-        return f"{PREFIX}:{{{self.job}}}:{name}"
+        return self.base + name
 
     @property
     def base(self) -> str:
-        """Prefix of per-host queue keys: `<base>q:<host>`."""
+        """Prefix of every key of the job (scrapy-redis is given it as its queue key)."""
         return f"{PREFIX}:{{{self.job}}}:"
+
+    @property
+    def queue_prefix(self) -> str:
+        """Prefix of the per-host queues, `<queue_prefix><host>` (see `queue`). The scripts get
+        it rather than the queue keys: POP learns which host it pops only inside Redis."""
+        return self._key("q:")
 
     @property
     def seen(self) -> str:
@@ -56,8 +64,26 @@ class JobKeys:
         return self._key("lease_times")
 
     @property
+    def lease_owners(self) -> str:
+        """Hash: url fingerprint -> id of the worker holding its lease (see `workers`)."""
+        return self._key("lease_owners")
+
+    @property
+    def lost_leases(self) -> str:
+        """Hash: url fingerprint -> times its lease was returned because its worker died or
+        the lease ran out (a page that kills or hangs its worker)."""
+        return self._key("lost_leases")
+
+    @property
+    def poisoned(self) -> str:
+        """Hash: url fingerprint -> entry whose lease was lost too often: never fetched again,
+        it waits here for a worker to record it with the reason."""
+        return self._key("poisoned")
+
+    @property
     def workers(self) -> str:
-        """Sorted set: worker id -> last heartbeat (unix time)."""
+        """Sorted set: worker id -> last heartbeat (unix time). A worker that stops leaves it;
+        one whose heartbeat lapsed stays until its leases are returned."""
         return self._key("workers")
 
     @property
@@ -92,8 +118,19 @@ class JobKeys:
 
     @property
     def stats(self) -> str:
-        """Hash of counters: queued, popped, enqueued, recorded, ..."""
+        """Hash of counters: queued, popped, enqueued, recorded, failed, retried, and arrivals
+        (the sequence that keeps equal priorities first come, first served)."""
         return self._key("stats")
+
+    @property
+    def sitemaps(self) -> str:
+        """Set of the URLs registered as sitemaps: fetched, each is read as one, not as HTML."""
+        return self._key("sitemaps")
+
+    @property
+    def sitemap_hosts(self) -> str:
+        """Hash: host -> sitemaps registered for it (LINKGRAPH_MAX_SITEMAPS_PER_HOST)."""
+        return self._key("sitemap_hosts")
 
     @property
     def config(self) -> str:
@@ -106,4 +143,5 @@ class JobKeys:
         return self._key("rows")
 
     def queue(self, host: str) -> str:
-        return f"{self.base}q:{host}"
+        """Sorted set of the host's queued entries, scored priority * 2^32 + arrival number."""
+        return self.queue_prefix + host

@@ -19,20 +19,22 @@ class HostQueue(Base):
     turns an entry back into a Request, so queued state stays readable and compact.
     """
 
-    def __init__(self, frontier: Frontier, spider: Any) -> None:
+    def __init__(self, frontier: Frontier, spider: Any, worker: str = "") -> None:
         super().__init__(frontier.client, spider, frontier.keys.base, _EntrySerializer)
         self.frontier = frontier
+        self.worker = worker  # who holds the leases it pops (see Frontier.pop)
         self.next_due: float | None = None  # when nothing is due: when the next host will be
 
     def __len__(self) -> int:
         return self.frontier.queued()
 
-    def push(self, request: Request) -> None:
-        self.frontier.add([(request.url, int(request.meta.get("depth", 0)))])
+    def push(self, request: Request) -> int:
+        """Queue the request's URL unless the job has seen it; returns 1 if queued, else 0."""
+        return self.frontier.add([(request.url, int(request.meta.get("depth", 0)))])
 
     def pop(self, timeout: int = 0) -> Request | None:
         # One at a time: an entry popped is a host's turn taken, so none is held back here.
-        popped = self.frontier.pop(1)
+        popped = self.frontier.pop(1, self.worker)
         self.next_due = popped.next_due
         if not popped.entries:
             return None

@@ -7,30 +7,53 @@ and a hash `leases` of popped entries not yet recorded. A host stays in `due` wh
 a request in flight; while in flight its score is the lease deadline, which is what makes it
 "at most one request in flight per host" across all workers.
 
-Key names are built inside the scripts from the job's hash-tagged prefix, so every key a script
-touches lives in the job's cluster slot.
+No key name is written here. Each script declares the `JobKeys` attributes it touches; the
+frontier passes those keys as KEYS[], in that order, and each is bound to a Lua local of the same
+name. Per-host queue keys are `JobKeys.queue_prefix` (always ARGV[1], the local `queues`) joined
+with the host, since POP learns its host only inside Redis. All keys share the job's hash tag,
+so every key a script touches lives in the job's cluster slot.
 """
 
 from __future__ import annotations
 
-# ARGV: prefix, now, max_per_host (0 = no cap), then (host, entry, priority) triples; an
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A Lua script and the job keys it is given."""
+
+    keys: tuple[str, ...]  # `JobKeys` attributes, in KEYS[] order
+    lua: str
+
+
+def _script(keys: str, body: str) -> Script:
+    """Declare the keys `body` uses (space-separated `JobKeys` attributes): the script starts
+    by binding each KEYS[i] to a local named after its attribute, and ARGV[1] to `queues`."""
+    names = tuple(keys.split())
+    bound = ", ".join(f"KEYS[{i}]" for i in range(1, len(names) + 1))
+    prologue = f"local {', '.join(names)} = {bound}\nlocal queues = ARGV[1]\n"
+    return Script(names, prologue + body)
+
+
+# ARGV: queue prefix, now, max_per_host (0 = no cap), then (host, entry, priority) triples; an
 # entry's fingerprint is its characters 3-18 (see Entry.dumps). Within a priority, first come
 # first served: the score is priority * 2^32 + arrival number.
 # Returns how many entries were new and queued.
-ADD = """
-local p = ARGV[1]
+ADD = _script(
+    "seen due next_at host_count stats",
+    """
 local now = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
-local due, next_at, hc = p .. 'due', p .. 'next_at', p .. 'host_count'
 local added = 0
 for i = 4, #ARGV, 3 do
   local host, entry = ARGV[i], ARGV[i + 1]
   local fp = string.sub(entry, 3, 18)
-  local room = cap <= 0 or tonumber(redis.call('HGET', hc, host) or '0') < cap
-  if room and redis.call('SADD', p .. 'seen', fp) == 1 then
-    local seq = redis.call('HINCRBY', p .. 'stats', 'arrivals', 1) % 4294967296
-    redis.call('ZADD', p .. 'q:' .. host, tonumber(ARGV[i + 2]) * 4294967296 + seq, entry)
-    redis.call('HINCRBY', hc, host, 1)
+  local room = cap <= 0 or tonumber(redis.call('HGET', host_count, host) or '0') < cap
+  if room and redis.call('SADD', seen, fp) == 1 then
+    local seq = redis.call('HINCRBY', stats, 'arrivals', 1) % 4294967296
+    redis.call('ZADD', queues .. host, tonumber(ARGV[i + 2]) * 4294967296 + seq, entry)
+    redis.call('HINCRBY', host_count, host, 1)
     if not redis.call('ZSCORE', due, host) then
       local t = tonumber(redis.call('HGET', next_at, host) or '0')
       if t < now then t = now end
@@ -40,11 +63,12 @@ for i = 4, #ARGV, 3 do
   end
 end
 if added > 0 then
-  redis.call('HINCRBY', p .. 'stats', 'queued', added)
-  redis.call('HINCRBY', p .. 'stats', 'enqueued', added)
+  redis.call('HINCRBY', stats, 'queued', added)
+  redis.call('HINCRBY', stats, 'enqueued', added)
 end
 return added
-"""
+""",
+)
 
 # Put an entry in front of everything in a host queue (a returned lease, a retry).
 PUSH_FIRST = """
@@ -54,16 +78,18 @@ local function push_first(queue, entry)
 end
 """
 
-# ARGV: prefix, now, lease seconds, max pages (0 = no cap), how many to pop.
+# ARGV: queue prefix, now, lease seconds, max pages (0 = no cap), how many to pop, the popping
+# worker's id ("" = none: only the lease deadline returns its leases).
 # Returns {entries...} or, when nothing is due, {} and the earliest due time as the last element
 # prefixed by '@' (so the caller can sleep exactly until then).
-POP = """
-local p = ARGV[1]
+POP = _script(
+    "due stats leases lease_times lease_owners",
+    """
 local now = tonumber(ARGV[2])
 local lease = tonumber(ARGV[3])
 local max_pages = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
-local due, stats = p .. 'due', p .. 'stats'
+local worker = ARGV[6] or ''
 local popped = tonumber(redis.call('HGET', stats, 'popped') or '0')
 local out = {}
 local tries = 0
@@ -73,13 +99,14 @@ while #out < want and tries < want * 4 do
   local h = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, 1)
   if #h == 0 then break end
   local host = h[1]
-  local popped_entry = redis.call('ZPOPMIN', p .. 'q:' .. host)
+  local popped_entry = redis.call('ZPOPMIN', queues .. host)
   local entry = popped_entry[1]
   if entry then
     redis.call('ZADD', due, now + lease, host)
     local fp = string.sub(entry, 3, 18)
-    redis.call('HSET', p .. 'leases', fp, entry)
-    redis.call('ZADD', p .. 'lease_times', now, fp)
+    redis.call('HSET', leases, fp, entry)
+    redis.call('ZADD', lease_times, now, fp)
+    if worker ~= '' then redis.call('HSET', lease_owners, fp, worker) end
     popped = popped + 1
     out[#out + 1] = entry
   else
@@ -95,86 +122,263 @@ elseif not (max_pages > 0 and popped >= max_pages) then
   if #first > 0 then out[1] = '@' .. first[2] end
 end
 return out
-"""
+""",
+)
 
-# ARGV: prefix, host, now, default delay, back-off seconds, failed (0/1), park after, park
+# ARGV: queue prefix, host, now, default delay, back-off seconds, failed (0/1), park after, park
 # seconds. The host's request finished: it may be fetched again after the larger of its delay
 # and the back-off; with nothing queued it leaves `due` but its next time is remembered. A host
 # failing `park after` times in a row is parked, twice as long each further failure.
 # Returns the host's consecutive failures.
-RELEASE = """
-local p, host = ARGV[1], ARGV[2]
+RELEASE = _script(
+    "delay failures parked due next_at",
+    """
+local host = ARGV[2]
 local now = tonumber(ARGV[3])
-local delay = tonumber(redis.call('HGET', p .. 'delay', host) or ARGV[4])
+local interval = tonumber(redis.call('HGET', delay, host) or ARGV[4])
 local backoff = tonumber(ARGV[5])
-local failures = 0
+local in_a_row = 0
 if ARGV[6] == '1' then
-  failures = redis.call('HINCRBY', p .. 'failures', host, 1)
+  in_a_row = redis.call('HINCRBY', failures, host, 1)
 else
-  redis.call('HDEL', p .. 'failures', host)
+  redis.call('HDEL', failures, host)
 end
 local park_after = tonumber(ARGV[7])
-if park_after > 0 and failures >= park_after then
-  backoff = math.max(backoff, tonumber(ARGV[8]) * 2 ^ math.min(failures - park_after, 10))
-  redis.call('HSET', p .. 'parked', host, now + backoff)
-elseif failures == 0 then
-  redis.call('HDEL', p .. 'parked', host)
+if park_after > 0 and in_a_row >= park_after then
+  backoff = math.max(backoff, tonumber(ARGV[8]) * 2 ^ math.min(in_a_row - park_after, 10))
+  redis.call('HSET', parked, host, now + backoff)
+elseif in_a_row == 0 then
+  redis.call('HDEL', parked, host)
 end
-local t = now + math.max(delay, backoff)
-if redis.call('ZCARD', p .. 'q:' .. host) > 0 then
-  redis.call('ZADD', p .. 'due', t, host)
+local t = now + math.max(interval, backoff)
+if redis.call('ZCARD', queues .. host) > 0 then
+  redis.call('ZADD', due, t, host)
 else
-  redis.call('ZREM', p .. 'due', host)
-  redis.call('HSET', p .. 'next_at', host, t)
+  redis.call('ZREM', due, host)
+  redis.call('HSET', next_at, host, t)
 end
-return failures
-"""
-
-# ARGV: prefix, now, fingerprint, host, wait. Fetch this leased entry again, first of its host,
-# after `wait` seconds (a 429, a 503, a timeout). Returns how often it was retried, or -1 when
-# it was not leased.
-RETRY = (
-    PUSH_FIRST
-    + """
-local p = ARGV[1]
-local now = tonumber(ARGV[2])
-local fp, host = ARGV[3], ARGV[4]
-local entry = redis.call('HGET', p .. 'leases', fp)
-if not entry then return -1 end
-push_first(p .. 'q:' .. host, entry)
-redis.call('HDEL', p .. 'leases', fp)
-redis.call('ZREM', p .. 'lease_times', fp)
-redis.call('ZADD', p .. 'due', now + tonumber(ARGV[5]), host)
-redis.call('HINCRBY', p .. 'stats', 'queued', 1)
-redis.call('HINCRBY', p .. 'stats', 'popped', -1)
-redis.call('HINCRBY', p .. 'stats', 'retried', 1)
-return redis.call('HINCRBY', p .. 'retries', fp, 1)
-"""
+return in_a_row
+""",
 )
 
-# ARGV: prefix, now, then (fingerprint, host) pairs of leases to put back at the head of their
-# host queue: their worker stopped before recording the page.
-RETURN_LEASES = (
+# ARGV: queue prefix, now, fingerprint, host, wait. Fetch this leased entry again, first of its
+# host, after `wait` seconds (a 429, a 503, a timeout). Returns how often it was retried, or -1
+# when it was not leased.
+RETRY = _script(
+    "leases lease_times due stats retries lease_owners",
     PUSH_FIRST
     + """
-local p = ARGV[1]
+local now = tonumber(ARGV[2])
+local fp, host = ARGV[3], ARGV[4]
+local entry = redis.call('HGET', leases, fp)
+if not entry then return -1 end
+push_first(queues .. host, entry)
+redis.call('HDEL', leases, fp)
+redis.call('ZREM', lease_times, fp)
+redis.call('HDEL', lease_owners, fp)
+redis.call('ZADD', due, now + tonumber(ARGV[5]), host)
+redis.call('HINCRBY', stats, 'queued', 1)
+redis.call('HINCRBY', stats, 'popped', -1)
+redis.call('HINCRBY', stats, 'retried', 1)
+return redis.call('HINCRBY', retries, fp, 1)
+""",
+)
+
+# ARGV: queue prefix, now, then (fingerprint, host) pairs of leases to put back at the head of
+# their host queue: their worker stopped before recording the page.
+RETURN_LEASES = _script(
+    "leases lease_times due stats lease_owners",
+    PUSH_FIRST
+    + """
 local now = tonumber(ARGV[2])
 local n = 0
 for i = 3, #ARGV, 2 do
   local fp, host = ARGV[i], ARGV[i + 1]
-  local entry = redis.call('HGET', p .. 'leases', fp)
+  local entry = redis.call('HGET', leases, fp)
   if entry then
-    push_first(p .. 'q:' .. host, entry)
-    redis.call('HDEL', p .. 'leases', fp)
-    redis.call('ZREM', p .. 'lease_times', fp)
-    redis.call('ZADD', p .. 'due', 'LT', now, host)
+    push_first(queues .. host, entry)
+    redis.call('HDEL', leases, fp)
+    redis.call('ZREM', lease_times, fp)
+    redis.call('HDEL', lease_owners, fp)
+    redis.call('ZADD', due, 'LT', now, host)
     n = n + 1
   end
 end
 if n > 0 then
-  redis.call('HINCRBY', p .. 'stats', 'queued', n)
-  redis.call('HINCRBY', p .. 'stats', 'popped', -n)
+  redis.call('HINCRBY', stats, 'queued', n)
+  redis.call('HINCRBY', stats, 'popped', -n)
 end
 return n
-"""
+""",
+)
+
+# ARGV: queue prefix, now, lapsed before, expired before, poison after, then (fingerprint, host)
+# pairs of leases that may be lost. A lease is lost when its owner's last heartbeat is older than
+# `lapsed before` (the worker died), or it was taken before `expired before` (0: never; a live
+# worker hung on it). A lost lease goes back to the head of its host queue and its host is due
+# at once. It counts against its page unless its worker had processed the page (the owner is
+# marked "<worker> done", see MARK_DONE: only its rows were not stored yet); a page lost
+# `poison after` times waits in `poisoned` to be recorded with the reason, and is never handed
+# out to be fetched again. Returns {leases returned, of which poisoned}.
+RETURN_LOST = _script(
+    "leases lease_times lease_owners workers lost_leases poisoned due stats",
+    PUSH_FIRST
+    + """
+local now = tonumber(ARGV[2])
+local lapsed_before, expired_before = tonumber(ARGV[3]), tonumber(ARGV[4])
+local poison_after = tonumber(ARGV[5])
+local n, poison = 0, 0
+for i = 6, #ARGV, 2 do
+  local fp, host = ARGV[i], ARGV[i + 1]
+  local entry = redis.call('HGET', leases, fp)
+  local owner = redis.call('HGET', lease_owners, fp) or ''
+  local worker, done = string.match(owner, '^(%S*)(.*)$')
+  local beat = worker ~= '' and redis.call('ZSCORE', workers, worker)
+  local taken = redis.call('ZSCORE', lease_times, fp)
+  local died = beat and tonumber(beat) < lapsed_before
+  local hung = taken and tonumber(taken) < expired_before
+  if entry and (died or hung) then
+    redis.call('HDEL', leases, fp)
+    redis.call('ZREM', lease_times, fp)
+    redis.call('HDEL', lease_owners, fp)
+    redis.call('ZADD', due, 'LT', now, host)
+    local lost = 0
+    if hung or done == '' then lost = redis.call('HINCRBY', lost_leases, fp, 1) end
+    if lost >= poison_after then
+      redis.call('HSET', poisoned, fp, entry)
+      poison = poison + 1
+    else
+      push_first(queues .. host, entry)
+    end
+    n = n + 1
+  end
+end
+if n > 0 then
+  redis.call('HINCRBY', stats, 'queued', n)
+  redis.call('HINCRBY', stats, 'popped', -n)
+end
+return {n, poison}
+""",
+)
+
+# ARGV: queue prefix, worker id, then fingerprints of pages the worker has fetched and parsed
+# (their rows wait for the index): should it die now, these were not what killed it. Marks
+# only leases it still holds. Returns how many.
+MARK_DONE = _script(
+    "lease_owners",
+    """
+local worker = ARGV[2]
+local n = 0
+for i = 3, #ARGV do
+  if redis.call('HGET', lease_owners, ARGV[i]) == worker then
+    redis.call('HSET', lease_owners, ARGV[i], worker .. ' done')
+    n = n + 1
+  end
+end
+return n
+""",
+)
+
+# ARGV: queue prefix, now, worker id, how many. Lease up to that many poisoned entries to the
+# worker, which records each with the reason instead of fetching it.
+# Returns {entry, times its lease was lost, ...}.
+TAKE_POISONED = _script(
+    "poisoned leases lease_times lease_owners lost_leases stats",
+    """
+local now, worker = tonumber(ARGV[2]), ARGV[3]
+local taken = redis.call('HRANDFIELD', poisoned, tonumber(ARGV[4]), 'WITHVALUES')
+local out, n = {}, 0
+for i = 1, #taken, 2 do
+  local fp, entry = taken[i], taken[i + 1]
+  n = n + 1
+  redis.call('HDEL', poisoned, fp)
+  redis.call('HSET', leases, fp, entry)
+  redis.call('ZADD', lease_times, now, fp)
+  redis.call('HSET', lease_owners, fp, worker)
+  out[#out + 1] = entry
+  out[#out + 1] = redis.call('HGET', lost_leases, fp) or '0'
+end
+if n > 0 then
+  redis.call('HINCRBY', stats, 'queued', -n)
+  redis.call('HINCRBY', stats, 'popped', n)
+end
+return out
+""",
+)
+
+# ARGV: queue prefix, then (fingerprint, failed 0/1) pairs of recorded pages: their leases end.
+# Only a lease still held counts as recorded (and as failed), so an acknowledgement repeated
+# after a retry or a replay counts nothing twice. Returns how many leases ended.
+ACK = _script(
+    "leases lease_times retries stats lease_owners lost_leases",
+    """
+local recorded, failed = 0, 0
+for i = 2, #ARGV, 2 do
+  local fp = ARGV[i]
+  if redis.call('HDEL', leases, fp) == 1 then
+    recorded = recorded + 1
+    if ARGV[i + 1] == '1' then failed = failed + 1 end
+  end
+  redis.call('ZREM', lease_times, fp)
+  redis.call('HDEL', retries, fp)
+  redis.call('HDEL', lease_owners, fp)
+  redis.call('HDEL', lost_leases, fp)
+end
+if recorded > 0 then redis.call('HINCRBY', stats, 'recorded', recorded) end
+if failed > 0 then redis.call('HINCRBY', stats, 'failed', failed) end
+return recorded
+""",
+)
+
+# ARGV: queue prefix, now, renewed at, then (fingerprint, renewed 0/1) pairs of pages whose rows
+# this worker still holds (not yet stored): their leases restart now, so no reaper returns them.
+# A page marked renewed was renewed by this worker at `renewed at`: a newer lease time means its
+# lease went back to the frontier and was handed out again meanwhile, so it is someone else's
+# now. Returns the fingerprints that are not this worker's any more (recorded, returned, or
+# handed out again).
+RENEW = _script(
+    "lease_times",
+    """
+local now, renewed_at = tonumber(ARGV[2]), tonumber(ARGV[3])
+local gone = {}
+for i = 4, #ARGV, 2 do
+  local fp = ARGV[i]
+  local leased_at = redis.call('ZSCORE', lease_times, fp)
+  if leased_at and not (ARGV[i + 1] == '1' and tonumber(leased_at) > renewed_at) then
+    redis.call('ZADD', lease_times, now, fp)
+  else
+    gone[#gone + 1] = fp
+  end
+end
+return gone
+""",
+)
+
+# ARGV: queue prefix, now, before, then (fingerprint, host, entry) triples of pages whose rows a
+# restarted process found in its spool. Each is taken back if nobody else has it: leased no
+# later than `before` (the dead spooler's last renewal or batch: a lease handed out again is
+# newer), or returned to the head of its host queue and not handed out again. Returns the
+# fingerprints taken back; the others are recorded already or being fetched by someone else.
+CLAIM = _script(
+    "leases lease_times stats lease_owners",
+    """
+local now, before = tonumber(ARGV[2]), tonumber(ARGV[3])
+local claimed = {}
+for i = 4, #ARGV, 3 do
+  local fp, host, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local leased_at = redis.call('ZSCORE', lease_times, fp)
+  if leased_at and tonumber(leased_at) <= before then
+    redis.call('ZADD', lease_times, now, fp)
+    redis.call('HDEL', lease_owners, fp)
+    claimed[#claimed + 1] = fp
+  elseif not leased_at and redis.call('ZREM', queues .. host, entry) == 1 then
+    redis.call('HSET', leases, fp, entry)
+    redis.call('ZADD', lease_times, now, fp)
+    redis.call('HINCRBY', stats, 'queued', -1)
+    redis.call('HINCRBY', stats, 'popped', 1)
+    claimed[#claimed + 1] = fp
+  end
+end
+return claimed
+""",
 )

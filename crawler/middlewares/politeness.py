@@ -3,8 +3,11 @@
 The frontier lets one request per host out at a time; this is the other half: the moment the
 response (or the failure) is back, the host's next request becomes due after the larger of its
 delay and any back-off:
-- 429 and 503 answers, and transient network failures, are fetched again later (first in their
-  host's queue, after Retry-After or an exponential back-off), up to a number of retries;
+- 429 and 5xx answers, and transient network failures (DNS, timeout, refused, a connection
+  lost), are fetched again later (first in their host's queue, after Retry-After or an
+  exponential back-off), up to a number of retries; the last attempt is what is recorded.
+  What cannot change is not retried: an address refused by the guard, an invalid response (a
+  broken status line, bad chunking), any other answer;
 - a response slower than a threshold stretches the host's delay to that latency;
 - a host failing many times in a row is parked (its delay grows), then dropped: its remaining
   URLs are recorded with the reason instead of being fetched.
@@ -16,17 +19,32 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+import redis
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
-    IgnoreRequest,
+    ResponseDataLossError,
 )
-from twisted.internet.error import ConnectionLost, ConnectionRefusedError, TimeoutError
+from twisted.internet.error import (
+    ConnectionLost,
+    ConnectionRefusedError,
+    DNSLookupError,
+    TimeoutError,
+)
 
+from crawler.failures import (
+    HostDropped,
+    Poisoned,
+    RefusedAddress,
+    Requeued,
+    RobotsDisallowed,
+    invalid_response,
+    retried_robots_failure,
+)
 from crawler.frontier import Entry, Frontier, frontier_for
-from crawler.urls import canonical_host
+from crawler.urls import host_of
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -35,22 +53,11 @@ if TYPE_CHECKING:
 
 TRANSIENT = (
     DownloadTimeoutError, DownloadConnectionRefusedError, DownloadFailedError, TimeoutError,
-    ConnectionRefusedError, ConnectionLost,
+    ConnectionRefusedError, ConnectionLost, ResponseDataLossError,
 )  # fmt: skip
-RETRY_STATUSES = (429, 503)
+DNS_FAILURES = (CannotResolveHostError, DNSLookupError)  # NameNotFound (NXDOMAIN) included
+RETRY_STATUSES = (429,)  # and every 5xx
 DROPPED_REFRESH_SECONDS = 5.0
-
-
-class Requeued(IgnoreRequest):
-    """The URL went back to the frontier to be fetched later: nothing is recorded now."""
-
-
-class HostDropped(IgnoreRequest):
-    """The host failed too often; the URL is recorded with `reason`, not fetched."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class PolitenessMiddleware:
@@ -92,8 +99,14 @@ class PolitenessMiddleware:
 
     def process_request(self, request: Request) -> None:
         entry = request.meta.get("lg_entry")
+        poison = request.meta.get("lg_poison")
+        if poison:
+            # Not a turn of its host (the scheduler took it from the poisoned, not popped it):
+            # there is nothing to release.
+            request.meta["lg_released"] = True
+            raise Poisoned(poison)
         if entry is not None:
-            reason = self.dropped().get(canonical_host(entry.url))
+            reason = self.dropped().get(host_of(entry.url))
             if reason:
                 raise HostDropped(reason)
 
@@ -101,7 +114,7 @@ class PolitenessMiddleware:
         entry: Entry | None = request.meta.get("lg_entry")
         if entry is None:
             return response
-        if response.status in RETRY_STATUSES:
+        if response.status in RETRY_STATUSES or response.status >= 500:
             wait = retry_after(response, self.max_retry_after)
             self._retry_or_release(request, entry, wait, f"HTTP {response.status}")
             return response
@@ -113,12 +126,18 @@ class PolitenessMiddleware:
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         entry: Entry | None = request.meta.get("lg_entry")
-        if entry is None or isinstance(exception, Requeued):
-            return
-        if isinstance(exception, TRANSIENT):
-            self._retry_or_release(request, entry, None, type(exception).__name__)
-        elif isinstance(exception, CannotResolveHostError):
+        if entry is None or isinstance(exception, (Requeued, redis.RedisError)):
+            return  # a frontier error stops the worker (the spider's errback): no more calls
+        if isinstance(exception, RefusedAddress):
             self._release(request, entry, failure="dns")
+        elif invalid_response(exception):
+            self._release(request, entry, failure="invalid response")
+        elif isinstance(exception, TRANSIENT):
+            self._retry_or_release(request, entry, None, type(exception).__name__)
+        elif isinstance(exception, DNS_FAILURES):
+            self._retry_or_release(request, entry, None, "dns")
+        elif isinstance(exception, RobotsDisallowed) and retried_robots_failure(exception.reason):
+            self._retry_or_release(request, entry, None, exception.reason)
         else:  # robots refusals, dropped hosts: the host itself is fine
             self._release(request, entry)
 
@@ -137,7 +156,7 @@ class PolitenessMiddleware:
         if request.meta.get("lg_released"):
             return
         request.meta["lg_released"] = True
-        host = canonical_host(entry.url)
+        host = host_of(entry.url)
         failures = self.frontier.release(
             host, backoff=backoff, failed=bool(failure), park_after=self.park_after,
             park_seconds=self.park_seconds,
@@ -157,16 +176,20 @@ class PolitenessMiddleware:
 
 
 def retry_after(response: Response, cap: float) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), capped."""
+    """Seconds from a Retry-After header: delta-seconds (digits) or an HTTP date. None, for the
+    default back-off, when it is neither (`NaN`, `-5`, `1e400`) or asks for more than `cap`
+    seconds: a host cannot park its URLs for longer than the clamp (RFC 9110 section 10.2.3)."""
     raw = response.headers.get(b"Retry-After")
     if not raw:
         return None
     text = raw.decode("latin-1").strip()
-    try:
-        seconds = float(text)
-    except ValueError:
+    if text.isascii() and text.isdigit():
+        seconds = float(text) if len(text) < 16 else float("inf")  # a huge one is refused
+    else:
         try:
             seconds = parsedate_to_datetime(text).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    return min(max(seconds, 0.0), cap)
+    if seconds > cap:
+        return None
+    return max(seconds, 0.0)  # a date past: now

@@ -10,61 +10,58 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import redis
 import scrapy
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadConnectionRefusedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-)
 from scrapy.http import Request, Response
-from twisted.internet.error import (
-    ConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError,
-)
 
-from crawler.frontier import Entry
-from crawler.items import PageItem
-from crawler.middlewares.politeness import HostDropped, Requeued
-from crawler.middlewares.robots import RobotsDisallowed
-from crawler.resolver import GuardedResolver, RefusedAddress, refusal_key
-from crawler.urls import host_of, resolve
+from crawler.extraction import long_urls
+from crawler.failures import Requeued, describe_failure, stop_for_frontier_error
+from crawler.frontier import Entry, Frontier, build_frontier
+from crawler.items import ARCHIVED_META, PageItem
+from crawler.urls import resolve
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
 
 # Response headers kept on a PageItem (the WARC writer and the index need no others).
-KEPT_HEADERS = (b"content-type", b"location", b"x-robots-tag", b"content-length", b"date")
+KEPT_HEADERS = (
+    b"content-type", b"location", b"x-robots-tag", b"link", b"content-length", b"date",
+)  # fmt: skip
 
 
 class LinkSpider(scrapy.Spider):
     name = "links"
 
-    def __init__(self, job: str, seeds: list[str], **kwargs: Any) -> None:
+    def __init__(self, job: str, seeds: list[str], frontier: Frontier, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job = job
         self.seeds = seeds
+        # The crawler's frontier: Scrapy builds the spider before any other component, and
+        # they all reach it through crawler.frontier.frontier_for(crawler).
+        self.frontier = frontier
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LinkSpider:
         s = crawler.settings
-        spider = cls(s["LINKGRAPH_JOB"], s.getlist("LINKGRAPH_SEEDS"), *args, **kwargs)
+        spider = cls(
+            s["LINKGRAPH_JOB"], s.getlist("LINKGRAPH_SEEDS"), build_frontier(s), *args, **kwargs
+        )
         spider._set_crawler(crawler)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        # Seeds go through the scheduler's dupefilter like any URL: a resumed job skips them.
+        # A seed is checked against the job's seen URLs like any link: a resumed job skips it.
         for url in self.seeds:
-            yield self.request_for(Entry.new(url, 0))
+            yield self.request_for(Entry.new(url, 0)).replace(dont_filter=False)
 
     def request_for(self, entry: Entry) -> Request:
         return Request(
             entry.url,
             callback=self.parse_page,
             errback=self.on_error,
+            # Popped from the frontier, which let the URL in once: should a component reschedule
+            # the request, it goes back to its host queue instead of being filtered as seen.
             dont_filter=True,
             meta={
                 "lg_entry": entry,
@@ -81,10 +78,15 @@ class LinkSpider(scrapy.Spider):
             for name, values in response.headers.items()
             if name.lower() in KEPT_HEADERS
         }
+        if "content-type" in headers:  # repeated, the last one counts, as in the Fetch standard
+            headers["content-type"] = headers["content-type"].rpartition("\n")[2]
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        location = ""
+        location, error = "", ""
         if 300 <= response.status < 400 and "location" in headers:
             location = resolve(entry.url, headers["location"].split("\n", 1)[0]) or ""
+            max_url = self.settings.getint("LINKGRAPH_MAX_LINK_URL_LENGTH")
+            if 0 < max_url < len(location):  # not a usable URL, and a cut one is a wrong one
+                location, error = "", long_urls(1, max_url)
         return PageItem(
             job=self.job,
             url=entry.url,
@@ -95,11 +97,17 @@ class LinkSpider(scrapy.Spider):
             headers=headers,
             fetched_at=time.time(),
             location=location,
+            error=error,
+            archived=response.meta.get(ARCHIVED_META),
         )
 
     def on_error(self, failure: Failure) -> PageItem | None:
         if failure.check(Requeued):
             return None  # back in the frontier: it will be recorded when it is fetched
+        if failure.check(redis.RedisError):
+            # The frontier failed (a middleware's call), not the page: record nothing, stop.
+            stop_for_frontier_error(self.crawler, failure.value)
+            return None
         request = failure.request  # type: ignore[attr-defined]
         entry: Entry = request.meta["lg_entry"]
         return PageItem(
@@ -107,26 +115,5 @@ class LinkSpider(scrapy.Spider):
             url=entry.url,
             depth=entry.depth,
             fetched_at=time.time(),
-            error=describe_failure(failure, entry.url),
+            error=describe_failure(failure),
         )
-
-
-def describe_failure(failure: Failure, url: str = "") -> str:
-    """A short, stable reason for a fetch that produced no response."""
-    exc = failure.value
-    if isinstance(exc, (RobotsDisallowed, HostDropped)):
-        return exc.reason
-    if isinstance(exc, (RefusedAddress, CannotResolveHostError, DNSLookupError)):
-        if isinstance(exc, RefusedAddress) or (
-            url and refusal_key(host_of(url)) in GuardedResolver.refused
-        ):
-            return "refused: non-public address"
-        return "dns"
-    if isinstance(exc, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
-        return "timeout"
-    if isinstance(exc, (DownloadConnectionRefusedError, ConnectionRefusedError)):
-        return "connection refused"
-    if isinstance(exc, IgnoreRequest):
-        return f"ignored: {exc}"[:200]
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__

@@ -1,0 +1,102 @@
+"""A WARC response record as the page a crawl would have recorded: the same decoding (Scrapy's
+HttpCompressionMiddleware), URL normalisation, headers, redirect rule and link extraction
+(pipelines/extraction.py's `ExtractionPipeline.parse`), so `ingest-warc` and a crawl store the
+same rows for the same response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+
+from crawler import ROBOTS_TOKEN
+from crawler import settings as defaults
+from crawler.extraction import Limits
+from crawler.items import Archived, PageItem
+from crawler.spiders.links import KEPT_HEADERS
+from crawler.urls import canonicalize, resolve
+from crawler.warc.capture import DEPTH_FIELD, PREREQUISITE_FIELD
+from crawler.warc.http import Fetched, Skipped
+from pipelines.extraction import ExtractionPipeline
+
+_KEPT = frozenset(name.decode("ascii") for name in KEPT_HEADERS)
+
+
+def decoded(body: bytes, headers: list[tuple[str, str]], max_size: int) -> bytes:
+    """The body as Scrapy's HttpCompressionMiddleware hands it to the spider (gzip, deflate,
+    br and zstd undone; an unknown coding stays on); raises ValueError when it cannot be."""
+    codings = [v.encode("latin-1") for k, v in headers if k.lower() == "content-encoding"]
+    if not codings:
+        return body
+    # Scrapy's own steps (static methods), so a br body decodes with whatever brotli Scrapy
+    # uses: warcio 1.8.1's brotli decoder fails with brotli 1.2.
+    to_decode, _ = HttpCompressionMiddleware._split_encodings(codings)
+    for coding in to_decode:
+        try:
+            body = HttpCompressionMiddleware._decode(body, coding, max_size)
+        except Exception as exc:  # zlib, brotli and zstd each raise their own
+            raise ValueError(f"{coding.decode()}: {exc}") from exc
+    return body
+
+
+class PageBuilder:
+    """Builds and parses the page items of one job's records."""
+
+    def __init__(self, job: str, max_body_bytes: int = defaults.DOWNLOAD_MAXSIZE) -> None:
+        self.job = job
+        self.max_body_bytes = max_body_bytes
+        self.extraction = ExtractionPipeline(ROBOTS_TOKEN, Limits())
+
+    def page(
+        self, record: Fetched, path: Path, original: Fetched | None = None
+    ) -> PageItem | Skipped:
+        """The parsed page of a record; `original`: the response a revisit refers to."""
+        if record.fields.get(PREREQUISITE_FIELD):
+            return Skipped(record.offset, record.url, "robots.txt fetched by a crawl")
+        url = canonicalize(record.url)
+        if url is None:
+            return Skipped(record.offset, record.url, "not an http(s) URL")
+        body = record.body if original is None else original.body
+        if original is not None and not record.head:
+            # a revisit that stored no HTTP head (allowed, and common before WARC 1.1)
+            record = replace(record, status=original.status, headers=original.headers)
+        if len(body) > self.max_body_bytes:
+            return Skipped(record.offset, url, "body over DOWNLOAD_MAXSIZE", f"{len(body)} bytes")
+        try:
+            body = decoded(body, record.headers, self.max_body_bytes)
+        except ValueError as exc:
+            return Skipped(record.offset, url, "undecodable Content-Encoding", str(exc)[:200])
+        item = self._item(record, url, body, path)
+        item.parsed = self.extraction.parse(item)
+        if record.entity_length >= 0:  # a WAT's links, parsed: the row gives the page's size
+            item.body = bytes(record.entity_length)
+        return item
+
+    def _item(self, record: Fetched, url: str, body: bytes, path: Path) -> PageItem:
+        # as LinkSpider.parse_page keeps them
+        joined: dict[str, list[str]] = {}
+        for name, value in record.headers:
+            if name.lower() in _KEPT:
+                joined.setdefault(name.lower(), []).append(value)
+        headers = {name: "\n".join(values) for name, values in joined.items()}
+        if "content-type" in headers:  # repeated, the last one counts, as in the Fetch standard
+            headers["content-type"] = headers["content-type"].rpartition("\n")[2]
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        location = ""
+        if 300 <= record.status < 400 and "location" in headers:
+            location = resolve(url, headers["location"].split("\n", 1)[0]) or ""
+        depth = record.fields.get(DEPTH_FIELD, "0")
+        return PageItem(
+            job=self.job,
+            url=url,
+            depth=int(depth) if depth.isdigit() else 0,
+            status=record.status,
+            content_type=content_type,
+            body=body,
+            headers=headers,
+            fetched_at=record.date,
+            location=location,
+            archived=Archived(str(path), record.offset, record.record_id, record.date),
+        )

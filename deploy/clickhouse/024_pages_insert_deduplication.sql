@@ -1,0 +1,8 @@
+-- Change `pages`: remember the last 1000 inserts, so a batch inserted again is stored once.
+
+-- Each batch carries an insert_deduplication_token (crawler/sinks.py), the same through every
+-- retry and every replay of the hand-off stream; MergeTree honours it only for tables that keep
+-- a deduplication window. 1000 inserts cover the stream's backlog (at most 64 waiting batches
+-- and 32 being read) many times over. An insert without a token is deduplicated by its data
+-- within the window too: the writer always sends one, new for each batch.
+ALTER TABLE pages MODIFY SETTING non_replicated_deduplication_window = 1000;

@@ -1,0 +1,8 @@
+-- Change `pages`: add `warc_file` and `warc_offset`, where each fetch's WARC record is.
+
+-- Written by a crawl with --warc (the response, or the revisit of a payload archived before) and
+-- by `linkgraph ingest-warc` (the record the page was read from); `linkgraph warc URL` reads the
+-- record there. Rows of fetches not archived keep '' and 0.
+ALTER TABLE pages
+    ADD COLUMN IF NOT EXISTS warc_file String DEFAULT '',
+    ADD COLUMN IF NOT EXISTS warc_offset UInt64 DEFAULT 0;

@@ -1,0 +1,85 @@
+"""Reads each fetched sitemap, and queues what it lists (crawler/sitemaps.py says what a sitemap
+is to the index, where sitemaps come from and how they are bounded).
+
+A fetched URL is a sitemap when it is in the job's sitemap set, or when it is an XML sitemap by
+its root element (so a re-crawl, which fetches known pages, reads known sitemaps again); as
+sitemaps are queued at depth 0, only depth-0 responses are looked at. The sitemap replaces what
+the extraction pipeline made of the response (nothing, for XML, gzip or text). The URLs it lists
+are queued at depth 0, within the crawl's scope, as seeds are; the sitemaps an index lists are
+registered in turn. The sitemaps a job is seeded with (`--seed-sitemaps`) are registered when the
+crawl opens.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from crawler.frontier import frontier_for
+from crawler.items import PageItem
+from crawler.scope import Scope
+from crawler.sitemaps import SitemapLimits, SitemapRegistry, is_xml_sitemap, read_sitemap
+from crawler.urls import host_of, registered_domain
+from pipelines.frontier import scope_of
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+class SitemapPipeline:
+    def __init__(
+        self,
+        registry: SitemapRegistry,
+        scope: Scope,
+        limits: SitemapLimits,
+        *,
+        follow: bool,
+        chunk: int,
+        seeds: list[str],
+    ) -> None:
+        self.registry = registry
+        self.seeds = seeds
+        self.scope = scope
+        self.limits = limits
+        self.follow = follow
+        self.chunk = chunk
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SitemapPipeline:
+        s = crawler.settings
+        registry = SitemapRegistry(
+            frontier_for(crawler), s.getint("LINKGRAPH_MAX_SITEMAPS_PER_HOST")
+        )
+        limits = SitemapLimits(
+            urls=s.getint("LINKGRAPH_MAX_SITEMAP_URLS"),
+            bytes=s.getint("LINKGRAPH_MAX_SITEMAP_BYTES"),
+        )
+        return cls(
+            registry,
+            scope_of(s),
+            limits,
+            follow=s.getbool("LINKGRAPH_FOLLOW_LINKS"),
+            chunk=max(1, s.getint("LINKGRAPH_QUEUE_CHUNK")),
+            seeds=s.getlist("LINKGRAPH_SEED_SITEMAPS"),
+        )
+
+    def open_spider(self) -> None:
+        # Every worker registers them: the registry reads and queues each one once.
+        self.registry.register(self.seeds)
+
+    def process_item(self, item: PageItem) -> PageItem:
+        if item.depth or item.error or not 200 <= item.status < 300:
+            return item
+        sniffed = not item.is_html and is_xml_sitemap(item.body)
+        if not (sniffed or self.registry.is_sitemap(item.url)):
+            return item
+        item.parsed = parsed = read_sitemap(item.body, self.limits)
+        if not self.follow:
+            return item  # a re-crawl fetches the known pages only
+        self.registry.register(link.url for link in parsed.links if link.tag == "index")
+        src_domain = registered_domain(host_of(item.url))
+        listed = dict.fromkeys(link.url for link in parsed.links if link.tag != "index")
+        queued = (url for url in listed if self.scope.follows(url, src_domain))
+        while chunk := list(islice(queued, self.chunk)):
+            self.registry.frontier.add((url, 0) for url in chunk)
+        return item

@@ -1,0 +1,66 @@
+"""The scheduler over a real Valkey: what it does with the requests Scrapy hands it.
+
+The crawler is built in a subprocess, as a crawl builds it (spider first, then the settings'
+components), because that installs Twisted's reactor, which a test process must not keep.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import redis
+
+from tests.conftest import ROOT
+
+SCRIPT = """
+import json, sys
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.settings import Settings
+from crawler.frontier import Entry, frontier_for
+from crawler.frontier.scheduler import FrontierScheduler
+from crawler.spiders.links import LinkSpider
+
+settings = Settings()
+settings.setmodule("crawler.settings")
+settings.update({"REDIS_URL": sys.argv[1], "LINKGRAPH_JOB": "sched"})
+crawler = Crawler(LinkSpider, settings, init_reactor=True)
+crawler.spider = crawler._create_spider()  # as Crawler.crawl does first
+crawler._apply_settings()
+spider, frontier = crawler.spider, frontier_for(crawler)
+seen = [frontier is spider.frontier]
+scheduler = FrontierScheduler.from_crawler(crawler)
+scheduler.open(spider)
+
+def state():
+    return [frontier.stats().get("leased", 0), frontier.queued()]
+
+seed = spider.request_for(Entry.new("http://a.test/", 0)).replace(dont_filter=False)
+seen += [scheduler.enqueue_request(seed), scheduler.enqueue_request(seed), state()]
+popped = scheduler.queue.pop()
+seen += [popped.url, popped.dont_filter, state()]
+seen += [scheduler.enqueue_request(popped), state()]
+fresh = Request("http://b.test/", dont_filter=True)
+seen += [scheduler.enqueue_request(fresh), scheduler.enqueue_request(fresh), state()]
+scheduler.close("finished")
+print(json.dumps(seen))
+"""
+
+
+def test_dont_filter_is_honoured_and_seeds_are_checked(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, redis_server], capture_output=True,
+                          text=True, cwd=ROOT, timeout=120, check=True)  # fmt: skip
+    observed = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert observed == [
+        True,  # the components' frontier is the spider's
+        True, False, [0, 1],  # a seed is queued once: a resumed job skips its seeds
+        "http://a.test/", True, [1, 0],  # popped requests carry dont_filter...
+        True, [0, 1],  # ...so one rescheduled goes back to its queue, its lease ended
+        # any other dont_filter request skips the dupefilter, but the frontier queues a URL
+        # once per job: a second fetch would record the page twice
+        True, False, [0, 2],
+    ]  # fmt: skip
