@@ -15,6 +15,7 @@ from crawler import ROBOTS_TOKEN
 from crawler import settings as defaults
 from crawler.extraction import Limits
 from crawler.items import Archived, PageItem
+from crawler.sitemaps import is_xml_sitemap, read_sitemap, robots_sitemaps
 from crawler.spiders.links import KEPT_HEADERS
 from crawler.urls import canonicalize, resolve
 from crawler.warc.capture import DEPTH_FIELD, PREREQUISITE_FIELD
@@ -48,12 +49,20 @@ class PageBuilder:
         self.job = job
         self.max_body_bytes = max_body_bytes
         self.extraction = ExtractionPipeline(ROBOTS_TOKEN, Limits())
+        self.sitemaps: set[str] = set()  # named by the robots.txt records read so far
+
+    def _is_sitemap(self, item: PageItem) -> bool:
+        if item.depth or item.error or not 200 <= item.status < 300:
+            return False
+        return item.url in self.sitemaps or (not item.is_html and is_xml_sitemap(item.body))
 
     def page(
         self, record: Fetched, path: Path, original: Fetched | None = None
     ) -> PageItem | Skipped:
         """The parsed page of a record; `original`: the response a revisit refers to."""
         if record.fields.get(PREREQUISITE_FIELD):
+            if record.status == 200:  # its `Sitemap:` lines name sitemaps, as in a crawl
+                self.sitemaps.update(robots_sitemaps(record.body, record.url))
             return Skipped(record.offset, record.url, "robots.txt fetched by a crawl")
         url = canonicalize(record.url)
         if url is None:
@@ -70,6 +79,8 @@ class PageBuilder:
             return Skipped(record.offset, url, "undecodable Content-Encoding", str(exc)[:200])
         item = self._item(record, url, body, path)
         item.parsed = self.extraction.parse(item)
+        if self._is_sitemap(item):  # as pipelines/sitemaps.py reads it in a crawl
+            item.parsed = read_sitemap(item.body)
         if record.entity_length >= 0:  # a WAT's links, parsed: the row gives the page's size
             item.body = bytes(record.entity_length)
         return item
