@@ -7,7 +7,8 @@ the frontier pipeline queues what it links to, in one batch per page.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -28,6 +29,35 @@ if TYPE_CHECKING:
 KEPT_HEADERS = (
     b"content-type", b"location", b"x-robots-tag", b"link", b"content-length", b"date",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PageHead:
+    """What a page keeps of its response head; a crawl and `ingest-warc` both build it here."""
+
+    headers: dict[str, str]  # KEPT_HEADERS, lowercase names, repeated values joined by "\n"
+    content_type: str  # media type only, lowercase
+    location: str  # absolute redirect target of a 3xx, "" otherwise (or over the URL bound)
+    error: str  # why a Location was left out, else ""
+
+    @classmethod
+    def of(
+        cls, url: str, status: int, headers: Iterable[tuple[str, str]], max_url_length: int
+    ) -> PageHead:
+        joined: dict[str, list[str]] = {}
+        for name, value in headers:
+            if name.lower().encode("latin-1") in KEPT_HEADERS:
+                joined.setdefault(name.lower(), []).append(value)
+        kept = {name: "\n".join(values) for name, values in joined.items()}
+        if "content-type" in kept:  # repeated, the last one counts, as in the Fetch standard
+            kept["content-type"] = kept["content-type"].rpartition("\n")[2]
+        content_type = kept.get("content-type", "").split(";", 1)[0].strip().lower()
+        location, error = "", ""
+        if 300 <= status < 400 and "location" in kept:
+            location = resolve(url, kept["location"].split("\n", 1)[0]) or ""
+            if 0 < max_url_length < len(location):  # unusable, and a cut URL is a wrong one
+                location, error = "", long_urls(1, max_url_length)
+        return cls(kept, content_type, location, error)
 
 
 class LinkSpider(scrapy.Spider):
@@ -73,31 +103,24 @@ class LinkSpider(scrapy.Spider):
 
     def parse_page(self, response: Response) -> PageItem:
         entry: Entry = response.meta["lg_entry"]
-        headers = {
-            name.decode("latin-1").lower(): b"\n".join(values).decode("latin-1")
-            for name, values in response.headers.items()
-            if name.lower() in KEPT_HEADERS
-        }
-        if "content-type" in headers:  # repeated, the last one counts, as in the Fetch standard
-            headers["content-type"] = headers["content-type"].rpartition("\n")[2]
-        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        location, error = "", ""
-        if 300 <= response.status < 400 and "location" in headers:
-            location = resolve(entry.url, headers["location"].split("\n", 1)[0]) or ""
-            max_url = self.settings.getint("LINKGRAPH_MAX_LINK_URL_LENGTH")
-            if 0 < max_url < len(location):  # not a usable URL, and a cut one is a wrong one
-                location, error = "", long_urls(1, max_url)
+        head = PageHead.of(
+            entry.url,
+            response.status,
+            ((name.decode("latin-1"), value.decode("latin-1"))
+             for name, values in response.headers.items() for value in values),
+            self.settings.getint("LINKGRAPH_MAX_LINK_URL_LENGTH"),
+        )  # fmt: skip
         return PageItem(
             job=self.job,
             url=entry.url,
             depth=entry.depth,
             status=response.status,
-            content_type=content_type,
+            content_type=head.content_type,
             body=response.body,
-            headers=headers,
+            headers=head.headers,
             fetched_at=time.time(),
-            location=location,
-            error=error,
+            location=head.location,
+            error=head.error,
             archived=response.meta.get(ARCHIVED_META),
         )
 

@@ -16,13 +16,11 @@ from crawler import settings as defaults
 from crawler.extraction import Limits
 from crawler.items import Archived, PageItem
 from crawler.sitemaps import is_xml_sitemap, read_sitemap, robots_sitemaps
-from crawler.spiders.links import KEPT_HEADERS
-from crawler.urls import canonicalize, resolve
+from crawler.spiders.links import PageHead
+from crawler.urls import canonicalize
 from crawler.warc.capture import DEPTH_FIELD, PREREQUISITE_FIELD
 from crawler.warc.http import Fetched, Skipped
 from pipelines.extraction import ExtractionPipeline
-
-_KEPT = frozenset(name.decode("ascii") for name in KEPT_HEADERS)
 
 
 def decoded(body: bytes, headers: list[tuple[str, str]], max_size: int) -> bytes:
@@ -86,28 +84,18 @@ class PageBuilder:
         return item
 
     def _item(self, record: Fetched, url: str, body: bytes, path: Path) -> PageItem:
-        # as LinkSpider.parse_page keeps them
-        joined: dict[str, list[str]] = {}
-        for name, value in record.headers:
-            if name.lower() in _KEPT:
-                joined.setdefault(name.lower(), []).append(value)
-        headers = {name: "\n".join(values) for name, values in joined.items()}
-        if "content-type" in headers:  # repeated, the last one counts, as in the Fetch standard
-            headers["content-type"] = headers["content-type"].rpartition("\n")[2]
-        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        location = ""
-        if 300 <= record.status < 400 and "location" in headers:
-            location = resolve(url, headers["location"].split("\n", 1)[0]) or ""
+        head = PageHead.of(url, record.status, record.headers, self.extraction.limits.url_length)
         depth = record.fields.get(DEPTH_FIELD, "0")
         return PageItem(
             job=self.job,
             url=url,
             depth=int(depth) if depth.isdigit() else 0,
             status=record.status,
-            content_type=content_type,
+            content_type=head.content_type,
             body=body,
-            headers=headers,
+            headers=head.headers,
             fetched_at=record.date,
-            location=location,
+            location=head.location,
+            error=head.error,
             archived=Archived(str(path), record.offset, record.record_id, record.date),
         )
