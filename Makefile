@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench bench-frontier bench-scaling bench-index bench-ingest clean
+.PHONY: setup system-deps demo test lint bench bench-frontier bench-scaling bench-index bench-ingest bench-handoff clean
 
 setup: $(STAMP)
 
@@ -18,8 +18,15 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/linkgraph demo
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest -q
+
+# What the tests drive beyond Python: Debian's headless Chromium (tests/test_dashboard.py) and
+# iproute2's `ip` for network namespaces (tests/test_multihost.py). Installed only when missing.
+system-deps:
+	@command -v ip >/dev/null && test -x /usr/bin/chromium || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq >/dev/null && apt-get install -y -qq chromium iproute2 >/dev/null; }
 
 lint: setup
 	$(BIN)/ruff check crawler pipelines tests benchmarks
@@ -40,6 +47,9 @@ bench-index: setup
 
 bench-ingest: setup
 	$(BIN)/python -m benchmarks.ingest
+
+bench-handoff: setup
+	$(BIN)/python -m benchmarks.handoff
 
 clean:
 	rm -rf $(VENV) linkgraph-data

@@ -1,12 +1,17 @@
 """The frontier benchmark: the Redis frontier alone, through its Lua scripts, on embedded Valkey.
 
-    python -m benchmarks.frontier [--urls N] [--hosts N] [--quick]
+    python -m benchmarks.frontier [--urls N] [--hosts N] [--partitions 1,4,16] [--quick]
 
 One client (this process) pushes N generated canonical URLs over many hosts, re-adds them (all
 seen), then pops, releases and acks every one with no delay, as a worker does. Each step is timed
 on the wall clock, with the CPU of this process (hashing, JSON, redis-py) and of valkey-server
 (the Lua) charged separately, and Redis memory is read while everything is queued and again once
-only the seen set and per-host bookkeeping remain.
+only the seen set and per-host bookkeeping remain. Then, on fresh jobs of 1, 4 and 16 frontier
+partitions (a quarter of the URLs each), adds and pops per second, and the script calls they
+took: on one server, partitions only cost (each page's links become one call per partition they
+fall in, in one pipelined round trip); on a cluster they spread one job over its nodes. Last,
+the dedupe: Redis bytes per seen URL and adds per second of the exact set and of a Bloom filter
+at 1% and 0.1%, on a quarter of the URLs (benchmarks/dedupe.py).
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psutil
 import redis
 
+from benchmarks.dedupe import dedupe_sweep
+from benchmarks.dedupe import report_lines as dedupe_report
 from benchmarks.harness import (
     cpus,
     machine,
@@ -44,6 +52,7 @@ QUICK_URLS = 100_000
 BATCH = 100  # links queued per page: one Frontier.add per page
 SINGLES = 20  # 1 in this many more URLs is pushed one per call, to show what batching saves
 POP_BATCH = 16
+PARTITIONS = "1,4,16"  # frontier partitions compared (--partitions)
 PINGS = 20_000
 JOB = "bench"
 
@@ -165,6 +174,21 @@ def pop_one(frontier: Frontier, limit: int) -> tuple[int, int]:
     return done, calls
 
 
+def pop_merged(frontier: Frontier, limit: int) -> tuple[int, int]:
+    """pop(1) and ack, each host's release carried in the round trip of the next pop."""
+    popped, calls, done = frontier.pop(1), 1, 0
+    while popped.entries:
+        entry = popped.entries[0]
+        frontier.ack([entry.fp])
+        done += 1
+        calls += 2
+        if done >= limit:
+            frontier.release(host_of(entry.url))
+            break
+        _, popped = frontier.release_and_pop(host_of(entry.url), 1)
+    return done, calls
+
+
 def pop_batched(frontier: Frontier, limit: int) -> tuple[int, int]:
     """pop(16), a release per entry, one ack for the 16 (as a sink acks a flushed batch)."""
     done = calls = 0
@@ -179,6 +203,42 @@ def pop_batched(frontier: Frontier, limit: int) -> tuple[int, int]:
         calls += len(popped.entries) + 1
         done += len(popped.entries)
     return done, calls
+
+
+def script_calls(client: redis.Redis) -> int:
+    """Lua script calls the server has run so far (EVALSHA, or EVAL from a cluster pipeline)."""
+    stats = client.info("commandstats")
+    return sum(
+        int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval")
+    )
+
+
+def partition_sweep(
+    client: redis.Redis, meter: Meter, urls: list[str], counts: list[int]
+) -> list[dict[str, Any]]:
+    """Adds and pops per second on a fresh job of each partition count, and the script calls
+    each URL took."""
+    rows = []
+    for count in counts:
+        frontier = Frontier(client, f"{JOB}-p{count}", delay=0.0, partitions=count)
+        before = script_calls(client)
+        add = meter.run(f"P={count}: add, {BATCH} per call", partial(add_all, frontier, urls))
+        added = script_calls(client)
+        pop = meter.run(
+            f"P={count}: pop({POP_BATCH}) + release + ack",
+            partial(pop_batched, frontier, len(urls)),
+        )
+        stats = frontier.stats()
+        if stats["queued"] or stats["leased"] or stats["recorded"] != len(urls):
+            raise SystemExit(f"the P={count} frontier did not drain as expected: {stats}")
+        rows.append({
+            "partitions": count,
+            "adds_per_s": add.per_s,
+            "pops_per_s": pop.per_s,
+            "add_scripts_per_page": (added - before) / add.calls,
+            "pop_scripts_per_entry": (script_calls(client) - added) / pop.urls,
+        })  # fmt: skip
+    return rows
 
 
 # -- memory ------------------------------------------------------------------------------------
@@ -254,6 +314,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         total = len(urls) + len(singles)
         # pop(1) is the slowest; a quarter of the entries is plenty to time it.
         meter.run("pop(1) + release + ack, per entry", lambda: pop_one(frontier, total // 4))
+        meter.run("release_and_pop(1) + ack, per entry", lambda: pop_merged(frontier, total // 4))
         meter.run(
             f"pop({POP_BATCH}) + release each + ack {POP_BATCH}",
             lambda: pop_batched(frontier, total),
@@ -262,6 +323,10 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if stats["queued"] or stats["leased"] or stats["recorded"] != total:
             raise SystemExit(f"the frontier did not drain as expected: {stats}")
         seen = seen_memory(client, frontier, used_memory(client) - empty, stats["seen"])
+        say("partitions ...")
+        sweep = partition_sweep(client, meter, urls[: len(urls) // 4], args.partitions)
+        say("dedupe ...")
+        dedupe = dedupe_sweep(client, meter.run, add_all, urls[: len(urls) // 4])
         persistence = client.info("persistence")
         client.close()
     finally:
@@ -274,6 +339,8 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "steps": meter.steps,
         "queued": queued,
         "seen": seen,
+        "partitions": sweep,
+        "dedupe": dedupe,
         "aof_rewrites": int(persistence.get("aof_rewrites", 0)),
         "aof_cpu_s": meter.aof_cpu_s,
     }
@@ -313,7 +380,17 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
         "note: one client, so each figure is one connection's rate; the client's Python (hashing, "
         "JSON, redis-py) and the server's Lua share the machine's cores. 'other load': cores "
         "other processes took meanwhile (near 0 for a clean run).",
+        "",
+        f"Frontier partitions, on this one server, {args.urls // 4:,} URLs each (a fresh job):",
+        f"{'partitions':>10}{'adds/s':>10}{'pops/s':>10}{'scripts per page':>18}"
+        f"{'scripts per pop':>17}",
     ]
+    for row in out["partitions"]:
+        lines.append(
+            f"{row['partitions']:>10}{row['adds_per_s']:>10,.0f}{row['pops_per_s']:>10,.0f}"
+            f"{row['add_scripts_per_page']:>18.1f}{row['pop_scripts_per_entry']:>17.2f}"
+        )
+    lines += ["", *dedupe_report(out["dedupe"])]
     return "\n".join(lines)
 
 
@@ -324,7 +401,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--urls", type=int, help=f"URLs to push (default {DEFAULT_URLS:,})")
     p.add_argument("--quick", action="store_true", help=f"a smoke run of {QUICK_URLS:,} URLs")
     p.add_argument("--hosts", type=int, default=10_000, help="hosts the URLs are spread over")
+    p.add_argument("--partitions", default=PARTITIONS, help="frontier partitions compared")
     args = p.parse_args(argv)
+    try:
+        args.partitions = [int(n) for n in args.partitions.split(",")]
+    except ValueError:
+        p.error(f"--partitions: give counts like {PARTITIONS}")
+    if not all(1 <= n <= 1024 for n in args.partitions):
+        p.error("--partitions: each count is 1 to 1024")
     args.urls = args.urls or (QUICK_URLS if args.quick else DEFAULT_URLS)
     if args.urls < 4 or args.hosts < 1:
         p.error("need at least 4 URLs and 1 host")
@@ -355,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         "steps": [st.as_dict() for st in out["steps"]],
         "memory_queued": out["queued"],
         "memory_seen": out["seen"],
+        "partitions": out["partitions"],
+        "dedupe": out["dedupe"],
     }
     write_results(f"frontier-{started}", result)
     return 0

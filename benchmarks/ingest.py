@@ -8,7 +8,8 @@ at gzip levels 1, 3 (the default LINKGRAPH_WARC_GZIP_LEVEL), 6 and 9 (warcio's o
 the writer's CPU per page and the bytes per page on disk. Then `linkgraph ingest-warc` reads
 the default level's files back with one worker process: pages per second per core (all the CPU
 the command used: reading, decoding, extraction, rows, their hand-over and the inserts into
-chDB) and of wall time, and the reading worker's own rate.
+chDB) and of wall time, the reading worker's own rate, and the CPU a page of the one process
+that writes to chDB (which bounds a run whatever its number of workers).
 """
 
 from __future__ import annotations
@@ -102,13 +103,14 @@ def read_only(paths: list[Path]) -> float:
     return time.process_time() - started
 
 
-def cpu_seconds() -> float:
-    """CPU of this process and of its finished children (the ingest workers)."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU of this process (the one writing to chDB, its threads included) and of its finished
+    children (the ingest workers)."""
     own, children = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
     )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,13 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         say("reading them back in this process")
         worker_cpu = read_only(paths)
         say("linkgraph ingest-warc with one worker process")
-        cpu = cpu_seconds()
+        writer_before, workers_before = cpu_seconds()
         wall = time.perf_counter()
         ingest(paths, "bench", StorageTarget("", work / "data"), processes=1,
                max_record_bytes=settings.DOWNLOAD_MAXSIZE, state_path=work / "state.jsonl",
                progress_seconds=0, out=StringIO())  # fmt: skip
         wall = time.perf_counter() - wall
-        cpu = cpu_seconds() - cpu
+        writer_after, workers_after = cpu_seconds()
+        writer_cpu = writer_after - writer_before
+        cpu = writer_cpu + workers_after - workers_before
     speeds.append(python_speed_ms())
     result = {
         "pages": total,
@@ -146,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "ingest_pages_per_s_per_core": total / cpu,
         "ingest_pages_per_s_wall": total / wall,
         "worker_pages_per_s_per_core": total / worker_cpu,
+        "writer_ms_per_page": 1000 * writer_cpu / total,
         "machine": machine(python_speed_ms=speeds),
     }
     out = sys.stdout
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     worker = result["worker_pages_per_s_per_core"]
     out.write(f"    of which the worker alone: {worker:,.0f} pages/s of CPU (read, decode, "
               "extract, rows)\n")  # fmt: skip
+    out.write(f"    and the process writing to chDB: {result['writer_ms_per_page']:.2f} ms of CPU "
+              "a page (its start included; one such process per run)\n")  # fmt: skip
     out.write(f"  {speed_note(speeds)}\n")
     write_results(f"ingest-{total}-{started}", result)
     return 0

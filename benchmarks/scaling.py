@@ -1,11 +1,13 @@
 """The scaling benchmark: linkgraph's crawl with 1, 2 and 4 worker processes on one bench web.
 
-    python -m benchmarks.scaling [--pages N | --quick] [--workers 1,2,4] [--keep]
+    python -m benchmarks.scaling [--pages N | --quick] [--workers 1,2,4] [--rtt-ms 0,2,10]
+        [--rtt-pages N] [--keep]
 
 Every run is `linkgraph crawl --workers N` (this process plus N-1 `linkgraph worker`s handing
 their rows to it over Redis) from the same seeds to the same page limit, on the bench web the
 crawl benchmark serves from a separate process. The scaling ratio is pages/s at N over pages/s
-at 1 worker.
+at 1 worker. Then benchmarks/latency.py: one crawling process against Redis directly and
+through a proxy adding each --rtt-ms of round-trip time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks import linkgraph_run
+from benchmarks import latency, linkgraph_run
 from benchmarks.benchweb import serve_bench_web
 from benchmarks.harness import (
     cpus,
@@ -39,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PAGES = 3000
 QUICK_PAGES = 300
 DEFAULT_WORKERS = (1, 2, 4)
+DEFAULT_RTT_PAGES = 1000
+QUICK_RTT_PAGES = 200
 
 
 class RoleSampler(threading.Thread):
@@ -168,7 +172,9 @@ def crawl(
     return Measured(cost, server_cpu, machine_cpu, sampler.by_role())
 
 
-def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int, list[float]]:
+def bench(
+    args: argparse.Namespace, work: Path
+) -> tuple[list[Run], int, list[float], list[latency.RttRun]]:
     say(f"serving the bench web ({args.hosts} hosts x {args.pages_per_host} pages) ...")
     measured: list[tuple[int, Measured, Measured]] = []
     speed = [python_speed_ms()]
@@ -186,6 +192,9 @@ def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int, list[fl
             run = crawl(n, seeds_file, web.hosts_file, work / f"data-{n}", args.pages,
                         work / f"crawl-{n}.log", web.pid)  # fmt: skip
             measured.append((n, run, startup))
+        rtt_runs = []
+        if args.rtt_ms:
+            rtt_runs = latency.bench_rtts(web, seeds_file, args.rtt_pages, args.rtt_ms, work)
     speed.append(python_speed_ms())
     # Read back only after every crawl: chDB loaded into this process would take cores from
     # the runs being measured.
@@ -194,7 +203,7 @@ def bench(args: argparse.Namespace, work: Path) -> tuple[list[Run], int, list[fl
     for n, run, startup in measured:
         recorded = linkgraph_run.read_recorded(work / f"data-{n}")
         runs.append(Run(n, recorded.pages, recorded.links, run, startup))
-    return runs, len(web.seeds), speed
+    return runs, len(web.seeds), speed, rtt_runs
 
 
 def report(args: argparse.Namespace, runs: list[Run], seeds: int, speed: list[float]) -> str:
@@ -250,11 +259,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_WORKERS,
         help="comma-separated worker counts (default 1,2,4)",
     )
+    p.add_argument(
+        "--rtt-ms",
+        type=lambda s: tuple(float(n) for n in s.split(",")) if s else (),
+        default=latency.DEFAULT_RTTS_MS,
+        help="round-trip times added to Redis, comma-separated ms (default 0,2,10; '' for none)",
+    )
+    p.add_argument("--rtt-pages", type=int, help=f"pages per round-trip run (default "
+                   f"{DEFAULT_RTT_PAGES}, --quick {QUICK_RTT_PAGES})")  # fmt: skip
     p.add_argument("--hosts", type=int, default=1000, help="hosts in the bench web")
     p.add_argument("--pages-per-host", type=int, default=200)
     p.add_argument("--keep", action="store_true", help="keep the work directory (data, logs)")
     args = p.parse_args(argv)
     args.pages = args.pages or (QUICK_PAGES if args.quick else DEFAULT_PAGES)
+    args.rtt_pages = args.rtt_pages or (QUICK_RTT_PAGES if args.quick else DEFAULT_RTT_PAGES)
     if not args.workers or min(args.workers) < 1:
         p.error("--workers: positive counts, e.g. 1,2,4")
     return args
@@ -264,9 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = timestamp()
     with scratch_dir("linkgraph-scaling-", keep=args.keep) as work:
-        runs, seeds, speed = bench(args, work)
+        runs, seeds, speed, rtt_runs = bench(args, work)
     print()
     print(report(args, runs, seeds, speed))
+    if rtt_runs:
+        print()
+        print("\n".join(latency.report_lines(rtt_runs)))
     base = next((r for r in runs if r.workers == 1), runs[0])
     result = {
         "started": started,
@@ -280,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "machine": machine(python_speed_ms=speed),
         "runs": [{**r.as_dict(), "scaling": r.pages_per_s / base.pages_per_s} for r in runs],
+        "redis_rtt": {"pages": args.rtt_pages, "runs": [r.as_dict() for r in rtt_runs]},
     }
     write_results(f"scaling-{started}", result)
     return 0

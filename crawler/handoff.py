@@ -6,13 +6,12 @@ until the coordinator has inserted it and ended its pages' frontier leases, so a
 dies mid-batch reads it again when it comes back. The batch's deduplication token travels with it:
 a batch inserted again (read again after a crash, or added twice by a retried XADD) adds no rows.
 
-A batch is JSON: `[pages, links, fingerprints, token]`, rows as arrays in the tables' column
-order (crawler/rows.py).
+A batch travels as Arrow columns with its token and fingerprints (crawler/columnar.py `encode`,
+`decode`, which also read the JSON of older versions), and is inserted as it arrived.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -20,9 +19,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis
 
+from crawler.columnar import decode, encode
 from crawler.frontier import Frontier, frontier_for
 from crawler.frontier.keys import JobKeys
-from crawler.rows import Batch, LinkRow, PageRow
+from crawler.jobstats import tallies
+from crawler.rows import Batch
 from crawler.sinks import retrying, unanswered
 
 if TYPE_CHECKING:
@@ -37,23 +38,6 @@ CONSUMER = "coordinator"
 MAX_PENDING_BATCHES = 64
 
 
-def encode(batch: Batch) -> str:
-    return json.dumps(
-        [batch.pages, batch.links, batch.fingerprints, batch.token], separators=(",", ":")
-    )
-
-
-def decode(payload: bytes | str, token: str) -> Batch:
-    """A handed-over batch; `token` names one written before batches carried their own."""
-    pages, links, fingerprints, *carried = json.loads(payload)
-    return Batch(
-        [PageRow(*row) for row in pages],  # a row written before a later column: its default
-        [LinkRow(*row) for row in links],
-        fingerprints,
-        carried[0] if carried else token,
-    )
-
-
 class StreamSink:
     """A worker's side: add each batch to the stream. Not durable: the coordinator ends the
     leases once it has inserted the batch. Until the coordinator takes a batch off the stream
@@ -62,28 +46,35 @@ class StreamSink:
     The batch's pages lose their owner in the same transaction that hands them over: should the
     worker die next, the reaper of dead workers' leases must not return pages whose rows are in
     the stream (they would be fetched again, and stored twice). Only renewals (this worker's,
-    then the coordinator's once it has read the batch) and the lease deadline apply to them."""
+    then the coordinator's once it has read the batch) and the lease deadline apply to them.
+    With P > 1 frontier partitions the owners live in other slots than the stream: the pages
+    lose them first, so a worker dying in between leaves them to their lease deadline."""
 
     durable = False
 
-    def __init__(self, client: redis.Redis, keys: JobKeys) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: JobKeys, frontier: Frontier | None = None
+    ) -> None:
         self.client = client
         self.key = keys.rows
         self.owners = keys.lease_owners
+        self.partitioned = frontier if frontier and frontier.partitions.count > 1 else None
         self._waiting: dict[bytes, list[str]] = {}  # message id -> its pages' fingerprints
         self._lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, uri: str) -> StreamSink:
         frontier = frontier_for(crawler)
-        return cls(frontier.client, frontier.keys)
+        return cls(frontier.client, frontier.keys, frontier)
 
     def store(self, batch: Batch) -> None:
         while self.client.xlen(self.key) >= MAX_PENDING_BATCHES:
             time.sleep(0.1)  # the coordinator is behind: slow this worker down, drop nothing
+        if self.partitioned and batch.fingerprints:
+            self.partitioned.disown(batch.fingerprints)
         pipe = self.client.pipeline(transaction=True)  # one slot: the keys share the job's tag
         pipe.xadd(self.key, {"batch": encode(batch)})
-        if batch.fingerprints:
+        if batch.fingerprints and not self.partitioned:
             pipe.hdel(self.owners, *batch.fingerprints)
         message_id = cast(bytes, pipe.execute()[0])
         with self._lock:
@@ -157,7 +148,7 @@ class StreamConsumer:
 
     def _store(self, batch: Batch) -> None:
         retrying(lambda: self.index.store(batch))
-        self.frontier.ack(batch.fingerprints, unanswered(batch))
+        self.frontier.ack(batch.fingerprints, unanswered(batch), tallies(batch))
 
     def _read(self, start: str, block_ms: int | None) -> list[Any]:
         reply: Any = self.client.xreadgroup(

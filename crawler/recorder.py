@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from crawler.frontier import Entry, Frontier
 from crawler.handoff import StreamSink
+from crawler.jobstats import tallies
 from crawler.rows import Batch
 from crawler.sinks import retrying, unanswered
 from crawler.storage import first_line
@@ -191,7 +192,8 @@ class Recorder:
         if not self.sink.durable:
             return  # handed over: held until the index owner takes it (see `renew`)
         try:
-            retrying(lambda: self.frontier.ack(batch.fingerprints, unanswered(batch)))
+            counted = tallies(batch)
+            retrying(lambda: self.frontier.ack(batch.fingerprints, unanswered(batch), counted))
         except Exception:
             if not spooled:  # stored but still leased: the next run acknowledges it (take_back)
                 self.spool.append(batch)

@@ -6,13 +6,14 @@ and tests/test_rows.py checks them against the tables the migrations create. A n
 field here (with a default, or a value in `rows_of`) plus a migration in deploy/clickhouse/.
 
 A row is a NamedTuple: its fields have names and types (mypy checks what goes in), and it is still
-a plain tuple, so the driver and JSON take it as it is, with no per-row conversion on the hot
-path. tests/test_rows.py checks each field `rows_of` fills by name, so a value in the wrong
-place fails a test instead of landing silently in the wrong column.
+a plain tuple, so its batch's Arrow columns (crawler/columnar.py) are made from it with no
+per-row conversion on the hot path. tests/test_rows.py checks each field `rows_of` fills by
+name, so a value in the wrong place fails a test instead of landing silently in the wrong column.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -146,9 +147,19 @@ def new_token() -> str:
 class Batch:
     """The rows of some pages: inserted together, retried together, and acknowledged together
     in the frontier once stored. `token` is the batch's `insert_deduplication_token`: it stays
-    with the batch through every retry and replay, so ClickHouse stores its rows once."""
+    with the batch through every retry and replay, so ClickHouse stores its rows once.
 
-    pages: list[PageRow] = field(default_factory=list)
-    links: list[LinkRow] = field(default_factory=list)
+    A batch being built holds lists of rows; one handed over holds its rows as they arrived,
+    Arrow columns read only when needed (crawler/columnar.py)."""
+
+    pages: Sequence[PageRow] = field(default_factory=list)
+    links: Sequence[LinkRow] = field(default_factory=list)
     fingerprints: list[str] = field(default_factory=list)  # the pages' frontier entries
     token: str = field(default_factory=new_token)
+
+    def add(self, page: PageRow, links: Iterable[LinkRow], fingerprint: str) -> None:
+        """One more fetch, with its links, in a batch being built."""
+        assert isinstance(self.pages, list) and isinstance(self.links, list), "not being built"
+        self.pages.append(page)
+        self.links.extend(links)
+        self.fingerprints.append(fingerprint)

@@ -29,17 +29,21 @@ from scrapy.settings import Settings
 from crawler import jobs
 from crawler import settings as defaults
 from crawler.errors import UsageError
-from crawler.frontier import Entry, Frontier
+from crawler.frontier import Frontier
+from crawler.frontier.bloom import Dedupe
 from crawler.frontier.connection import RedisUnreachable, SaidOnce, outage_of, stop_waiting
 from crawler.frontier.connection import connect as connect_redis
 from crawler.handoff import decode
 from crawler.jobspec import JobSpec, index_url, seed_domains
+from crawler.jobstats import JobStats
 from crawler.processes.stopping import KILL, JobProcess, follow_coordinator, interrupt_on_sigterm
 from crawler.processes.supervisor import Supervisor
 from crawler.processes.valkey import EmbeddedValkey
 from crawler.processes.workers import WorkerGroup
+from crawler.service.readserver import serving_reads
 from crawler.spiders.links import LinkSpider
 from crawler.storage import StorageTarget, connect
+from crawler.summary import record_end
 
 SEED_BATCH = 1000  # seeds queued per frontier call
 # The finish reason of a crawl stopped at once (a second Ctrl-C): its summary says so.
@@ -71,6 +75,7 @@ class CrawlResult:
     pages: int
     links: int
     frontier: dict[str, int]
+    job_stats: JobStats | None = None  # the job's figures at its end (None: a joining worker)
 
 
 @contextlib.contextmanager
@@ -103,7 +108,7 @@ def build_settings(
     settings.setdict(spec.scrapy_settings(), priority="cmdline")
     own: dict[str, Any] = {
         "REDIS_URL": redis_url,
-        "LINKGRAPH_SEEDS": [],  # the coordinator queued them already (see _start_job)
+        "LINKGRAPH_SEEDS": [],  # the coordinator queued them already (see start_job)
         "LINKGRAPH_DATA_DIR": str(process.data_dir),
         "LINKGRAPH_CLICKHOUSE_URL": storage.url,  # with the password the spec leaves out
         "LINKGRAPH_WARC_DIR": process.warc_dir,
@@ -130,8 +135,11 @@ def run_crawl(
     interrupt_on_sigterm()
     resume = f"linkgraph {'worker' if process.joining else 'crawl'} --job {job}"
     try:
-        with redis_for(process.redis_url, process.data_dir, supervise=not process.joining) as url:
-            return _run(job, process, url, given or {}, seeds)
+        with (
+            redis_for(process.redis_url, process.data_dir, supervise=not process.joining) as url,
+            contextlib.ExitStack() as owned,
+        ):
+            return _run(job, process, url, given or {}, seeds, owned)
     except RedisUnreachable as exc:
         exc.resume = resume
         raise
@@ -139,7 +147,7 @@ def run_crawl(
 
 def _run(
     job: str, process: ProcessOptions, redis_url: str, given: Mapping[str, Any],
-    seeds: Sequence[str],
+    seeds: Sequence[str], owned: contextlib.ExitStack,
 ) -> CrawlResult:  # fmt: skip
     client = connect_redis(redis_url)
     changes: list[str] = []
@@ -155,15 +163,17 @@ def _run(
     if not (process.joining and spec.embedded):  # a hand-off worker opens no index
         process.data_dir.mkdir(parents=True, exist_ok=True)
         connect(storage)  # an unreachable or locked index fails before anything is saved
+        if storage.embedded and not process.joining:  # the CLI reads it through this process
+            owned.enter_context(serving_reads(storage, process.data_dir))
     if not process.joining:
-        _start_job(client, spec, changes, seeds)
+        start_job(client, spec, changes, seeds)
     workers = WorkerGroup()
     runner = JobProcess(build_settings(spec, process, storage, redis_url), workers.tell)
     runner.note_signals_until_started(sigint=not process.coordinated)
     crawler: Crawler | None = None
     try:
         for _ in range(process.workers - 1):
-            _spawn_worker(workers, spec, process, storage, redis_url)
+            spawn_worker(workers, spec, process, storage, redis_url)
         if process.coordinated:
             follow_coordinator(runner, sys.stdin.fileno())
         crawler = _crawl(runner)
@@ -174,13 +184,17 @@ def _run(
     if outage_of(redis_url).given_up:
         raise RedisUnreachable(redis_url, outage_of(redis_url).gave_up_after)
     stats = crawler.stats.get_stats() if crawler.stats else {}
-    reason = INTERRUPTED if runner.stopped_by == KILL else stats.get("finish_reason")
+    reason = str((INTERRUPTED if runner.stopped_by == KILL else stats.get("finish_reason"))
+                 or "unknown")  # fmt: skip
+    # The coordinator records how the job's run ended, and its summary, once its workers left.
+    job_stats = None if process.joining else record_end(client, job, reason)
     return CrawlResult(
         job=job,
-        finish_reason=str(reason or "unknown"),
+        finish_reason=reason,
         pages=int(stats.get("linkgraph/pages", 0)),
         links=int(stats.get("linkgraph/links", 0)),
         frontier=Frontier(client, job).stats(),
+        job_stats=job_stats,
     )
 
 
@@ -221,12 +235,24 @@ def resolve_spec(
         domains = sorted({*base.seed_domains, *seed_domains(seeds)})
         given = {**given, "LINKGRAPH_SEED_DOMAINS": domains}
     spec, changes = base.updated(given)
+    if saved and spec.frontier_partitions != saved.frontier_partitions:
+        raise UsageError(
+            f"job {job!r} has {saved.frontier_partitions} frontier partitions, fixed when it "
+            f"was created (a new job may have {spec.frontier_partitions})"
+        )
+    if saved and _dedupe(spec).describe() != _dedupe(saved).describe():
+        raise UsageError(
+            f"job {job!r} dedupes URLs {_dedupe(saved).describe()}, fixed when it was created "
+            f"(a new job may dedupe them {_dedupe(spec).describe()})"
+        )
     return spec, changes if saved else []
 
 
-def _start_job(
-    client: redis.Redis, spec: JobSpec, changes: list[str], seeds: Sequence[str]
-) -> None:
+def _dedupe(spec: JobSpec) -> Dedupe:
+    return Dedupe(spec.dedupe, spec.bloom_capacity, spec.bloom_error_rate)
+
+
+def start_job(client: redis.Redis, spec: JobSpec, changes: list[str], seeds: Sequence[str]) -> None:
     for change in changes:
         print(f"job {spec.job}: {change}", file=sys.stderr)
     jobs.save(client, spec)
@@ -243,7 +269,7 @@ def _start_job(
         if not waiting:
             frontier.return_leases()
         else:
-            leased = [Entry.loads(raw) for raw in client.hvals(frontier.keys.leases)]
+            leased = frontier.leased_entries()
             frontier.return_leases([e for e in leased if e.fp not in waiting])
 
 
@@ -267,7 +293,7 @@ def _crawl(runner: JobProcess) -> Crawler:
     return crawler
 
 
-def _spawn_worker(
+def spawn_worker(
     workers: WorkerGroup,
     spec: JobSpec,
     process: ProcessOptions,

@@ -124,6 +124,19 @@ def apply_schema(client: Client, schema_dir: Path = SCHEMA_DIR) -> list[str]:
     return ran
 
 
+def pending(client: Client, schema_dir: Path = SCHEMA_DIR) -> list[Migration]:
+    """The files not recorded as applied, without running any: a process started against a
+    server checks this, and `linkgraph migrate` (crawler/cli/migrate.py) applies them."""
+    exists = client.command(f"EXISTS TABLE {MIGRATIONS_TABLE}")
+    recorded = (
+        {row[0] for row in client.query(f"SELECT name FROM {MIGRATIONS_TABLE}").result_rows}
+        if exists
+        else set()
+    )
+    covered = {new for old, news in SQUASHED.items() if old in recorded for new in news}
+    return [m for m in migrations(schema_dir) if m.name not in recorded | covered]
+
+
 def _create_migrations_table(client: Client) -> None:
     client.command(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (version UInt32, name String, "

@@ -32,6 +32,10 @@ def check_value(name: str, value: Any, where: str) -> Any:
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if name.startswith("LINKGRAPH_") and numeric and not 0 <= value < float("inf"):
             raise ValueError(f"{value:g} is negative" if value < 0 else f"{value} is not finite")
+        if name == "LINKGRAPH_FRONTIER_PARTITIONS" and not 1 <= value <= 1024:
+            raise ValueError(f"{value} is not between 1 and 1024")
+        if name in ("LINKGRAPH_DEDUPE", "LINKGRAPH_BLOOM_CAPACITY", "LINKGRAPH_BLOOM_ERROR_RATE"):
+            _dedupe(name, value)
         if name == "LINKGRAPH_SCOPE" and value not in _scopes():
             raise ValueError(f"{value!r} is not one of {', '.join(_scopes())}")
         if name == "LINKGRAPH_FOLLOW_LINK_TYPES":
@@ -42,6 +46,10 @@ def check_value(name: str, value: Any, where: str) -> Any:
             _importable(value)
         if name == "LINKGRAPH_PROXY" and value and not value.startswith(("http://", "https://")):
             raise ValueError("give a proxy as http://[user:password@]host:port")
+        if name == "LINKGRAPH_WATCH_DOMAINS":
+            value = _registered_domains(value)
+        if name == "LINKGRAPH_ALERT_WEBHOOK" and value:
+            _http_url(value)
     except ValueError as exc:
         raise UsageError(f"{where}: {exc}") from None
     return value
@@ -105,6 +113,12 @@ def _importable(path: str) -> None:
         raise ValueError(f"cannot import {path!r}: {exc}") from None
 
 
+def _dedupe(name: str, value: Any) -> None:
+    from crawler.frontier.bloom import check_setting
+
+    check_setting(name, value)
+
+
 def _scopes() -> tuple[str, ...]:
     from crawler.scope import SCOPES
 
@@ -117,3 +131,24 @@ def _link_types(value: list[str]) -> None:
     unknown = [kind for kind in value if kind not in LINK_TYPES]
     if unknown:
         raise ValueError(f"{unknown[0]!r} is not a link type ({', '.join(LINK_TYPES)})")
+
+
+def _registered_domains(value: list[str]) -> list[str]:
+    from crawler.reports.values import parse_domain
+
+    try:
+        return sorted({parse_domain(str(name)) for name in value})
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _http_url(value: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a bad port or IPv6 literal
+        ok = False
+    if not ok:
+        raise ValueError(f"{value!r} is not an http(s) URL")

@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 
 from scrapy.utils.misc import load_object
 
+from crawler.columnar import LINK_SCHEMA, PAGE_SCHEMA, arrow_stream, stream_columns
 from crawler.errors import UsageError
-from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, TIME_COLUMN, Batch, as_millis, new_token
+from crawler.rows import Batch, new_token
 from crawler.storage import StorageTarget, connect
 
 if TYPE_CHECKING:
@@ -87,26 +88,36 @@ def insert_rows(
     token: str = "",
 ) -> None:
     """Insert rows (in PAGE_COLUMNS/LINK_COLUMNS order), links first: a page row means its links
-    are stored. Inserted again with the same token, the rows are not stored twice."""
+    are stored. Inserted again with the same token, the rows are not stored twice.
+
+    The rows go as Arrow columns, which ClickHouse reads itself: rows handed over that way
+    (crawler/columnar.py) are inserted as they arrived, never turned into Python values."""
     token = token or new_token()
     if links:
-        _insert(client, "links", LINK_COLUMNS, links, token)
+        _insert(client, "links", arrow_stream(links, LINK_SCHEMA), token)
     if pages:
-        _insert(client, "pages", PAGE_COLUMNS, pages, token)
+        _insert(client, "pages", arrow_stream(pages, PAGE_SCHEMA), token)
 
 
-def _insert(
-    client: Client, table: str, names: tuple[str, ...], rows: Sequence[Sequence[Any]], token: str
-) -> None:
-    columns = list(zip(*rows, strict=True))
-    when = names.index(TIME_COLUMN)
-    columns[when] = as_millis(columns[when])
-    client.insert(
+def insert_settings(client: Client, token: str) -> dict[str, Any]:
+    """The batch's deduplication token, and, through a Distributed table (a cluster), an insert
+    that returns only once every shard has stored its rows: a lease ends only on durable rows.
+    Servers before 23.10 call that setting insert_distributed_sync."""
+    settings: dict[str, Any] = {"insert_deduplication_token": token}
+    for name in ("distributed_foreground_insert", "insert_distributed_sync"):
+        if name in client.server_settings:
+            settings[name] = 1
+            break
+    return settings
+
+
+def _insert(client: Client, table: str, stream: bytes, token: str) -> None:
+    client.raw_insert(
         table,
-        columns,
-        column_names=list(names),
-        column_oriented=True,
-        settings={"insert_deduplication_token": token},
+        stream_columns(stream),  # a batch written before a later column leaves it to its default
+        stream,
+        settings=insert_settings(client, token),
+        fmt="ArrowStream",
     )
 
 

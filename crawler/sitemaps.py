@@ -188,11 +188,9 @@ class SitemapRegistry:
         for url in candidates:
             pipe.sadd(keys.sitemaps, url)
         new = [url for url, added in zip(candidates, pipe.execute(), strict=True) if added]
-        if not new:
-            return []
         for url in new:
             pipe.hincrby(keys.sitemap_hosts, host_of(url), 1)
-        counts = pipe.execute()
+        counts = pipe.execute() if new else []
         over = [
             u
             for u, n in zip(new, counts, strict=True)
@@ -201,9 +199,11 @@ class SitemapRegistry:
         if over:  # the host has had its share: these are not read as sitemaps
             client.srem(keys.sitemaps, *over)
         refused = set(over)
-        accepted = [url for url in new if url not in refused]
-        self.frontier.add((url, 0) for url in accepted)
-        return accepted
+        # Those registered before are queued too (the frontier's dedupe makes it a no-op once
+        # they are): the process that registered them may have stopped before queueing them,
+        # on a frontier error, and robots.txt is then fetched and read again.
+        self.frontier.add((url, 0) for url in candidates if url not in refused)
+        return [url for url in new if url not in refused]
 
     def is_sitemap(self, url: str) -> bool:
         return bool(self.frontier.client.sismember(self.frontier.keys.sitemaps, url))

@@ -1,9 +1,9 @@
 """A bounded on-disk spool of row batches waiting for the index (crawler/recorder.py fills it).
 
-One file per batch, `<sequence>.batch`, in the hand-off's JSON (crawler/handoff.py), with the
-batch's deduplication token. A file is written whole (a temporary file, fsync, rename, fsync of
-the directory), so a crash leaves the whole batch or nothing of it, and batches are replayed in
-sequence order.
+One file per batch, `<sequence>.batch`, in the hand-off's encoding (crawler/columnar.py), with
+the batch's deduplication token; a batch handed over is spooled as it arrived. A file is written
+whole (a temporary file, fsync, rename, fsync of the directory), so a crash leaves the whole
+batch or nothing of it, and batches are replayed in sequence order.
 
 A process spools into a slot, `<root>/<job>/<n>/`, that it holds an exclusive lock on (flock):
 several processes may share a data dir (workers writing to a ClickHouse server), and a slot
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 from urllib.parse import quote
 
-from crawler.handoff import decode, encode
+from crawler.columnar import decode, encode
 from crawler.rows import Batch
 
 SUFFIX = ".batch"
@@ -146,7 +146,7 @@ class Spool:
         entry = Spooled(seq, 0)
         path = self.directory / entry.name()
         temporary = path.with_suffix(".tmp")
-        data = encode(batch).encode()
+        data = encode(batch)
         with temporary.open("wb") as out:
             out.write(data)
             out.flush()

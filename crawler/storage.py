@@ -22,7 +22,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from crawler.errors import UsageError
-from crawler.schema import apply_schema
+from crawler.schema import apply_schema, pending
+from crawler.service.owner import refuse_if_owned
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EMBEDDED_SCHEME = "chdb"
@@ -36,6 +37,8 @@ class StorageTarget:
     url: str
     data_dir: Path
     database: str = "linkgraph"
+    # True for a command that only reads: no index there is one line, and nothing is created
+    must_exist: bool = False
 
     @property
     def embedded(self) -> bool:
@@ -62,24 +65,48 @@ def connect(target: StorageTarget, *, migrate: bool = True) -> Client:
     owns it: closing it (chDB) lets another process open the data directory."""
     if not _IDENTIFIER.match(target.database):
         raise UsageError(f"bad database name {target.database!r}: use letters, digits and _")
+    if target.must_exist and target.embedded and not _embedded_path(target).is_dir():
+        raise UsageError(
+            f"no index in {target.data_dir}: nothing was crawled there (give the --data-dir "
+            "of a crawl, or --clickhouse URL)"
+        )
+    if not target.url:  # chDB files in the data dir, which a running process may hold
+        refuse_if_owned(target.data_dir)
     client = _open(target)
     try:
+        if target.must_exist and not client.command(f"EXISTS DATABASE {target.database}"):
+            raise UsageError(
+                f"no index in database {target.database!r} at {target.describe()} (give the "
+                "--database of a crawl)"
+            )
         client.command(f"CREATE DATABASE IF NOT EXISTS {target.database}")
         client.database = target.database
-        if migrate:
+        if migrate and target.embedded:
             apply_schema(client)
+        elif migrate:  # a server's schema changes only through `linkgraph migrate`, once
+            behind = pending(client)
+            if behind:
+                raise UsageError(
+                    f"the index at {target.describe()} is behind this linkgraph's schema "
+                    f"({len(behind)} files not applied, from {behind[0].name}): run "
+                    "`linkgraph migrate` with this --clickhouse first"
+                )
     except BaseException:
         client.close()
         raise
     return client
 
 
+def _embedded_path(target: StorageTarget) -> Path:
+    # absolute, or the DSN parser takes the first path segment for a host name
+    parts = urlsplit(target.uri)
+    return Path(parts.netloc + parts.path).resolve()
+
+
 def _open(target: StorageTarget) -> Client:
     try:
         if target.embedded:
-            # absolute, or the DSN parser takes the first path segment for a host name
-            parts = urlsplit(target.uri)
-            path = Path(parts.netloc + parts.path).resolve()
+            path = _embedded_path(target)
             path.mkdir(parents=True, exist_ok=True)
             return clickhouse_connect.get_client(dsn=f"chdb://{path}")
         parts = urlsplit(target.url)

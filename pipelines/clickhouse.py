@@ -165,10 +165,8 @@ class ClickHousePipeline:
     def process_item(self, item: PageItem) -> PageItem:
         page, links = rows_of(item)
         batch = self._batch
-        batch.pages.append(page)
-        batch.links.extend(links)
         fp = fingerprint(item.url)
-        batch.fingerprints.append(fp)
+        batch.add(page, links, fp)
         if self.recorder is not None:
             self.recorder.held.add((fp,))
         stats = self.crawler.stats

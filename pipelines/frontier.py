@@ -15,8 +15,10 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
+from twisted.internet import defer
 
 from crawler.frontier import Frontier, frontier_for
+from crawler.frontier.prefetch import FrontierThread, frontier_thread_for
 from crawler.items import PageItem
 from crawler.scope import Scope
 from crawler.urls import host_of, registered_domain
@@ -48,8 +50,10 @@ class FrontierPipeline:
         max_follow: int,
         chunk: int,
         follow_types: frozenset[str],
+        thread: FrontierThread | None = None,
     ) -> None:
         self.frontier = frontier
+        self.thread = thread  # LINKGRAPH_FRONTIER_THREAD's: links are queued from it
         self.follow_types = follow_types
         self.max_depth = max_depth
         self.scope = scope
@@ -68,9 +72,10 @@ class FrontierPipeline:
             max_follow=s.getint("LINKGRAPH_MAX_LINKS_FOLLOWED"),
             chunk=max(1, s.getint("LINKGRAPH_QUEUE_CHUNK")),
             follow_types=frozenset(s.getlist("LINKGRAPH_FOLLOW_LINK_TYPES")),
+            thread=frontier_thread_for(crawler),
         )
 
-    def process_item(self, item: PageItem) -> PageItem:
+    def process_item(self, item: PageItem) -> PageItem | defer.Deferred[PageItem]:
         parsed = item.parsed
         if parsed is None or parsed.nofollow or not parsed.links:
             return item
@@ -88,6 +93,20 @@ class FrontierPipeline:
         urls = dict.fromkeys(link.url for link in parsed.links if link.type in kinds)
         in_scope = (url for url in urls if self.scope.follows(url, src_domain))
         followed = islice(in_scope, self.max_follow or None)
+        if self.thread is None:
+            while chunk := list(islice(followed, self.chunk)):
+                self.frontier.add((url, depth) for url in chunk)
+            return item
+        # The item goes on (to be stored, then acknowledged) once its links are queued.
+        sent: defer.Deferred[PageItem] = defer.Deferred()
+        chunks = []
         while chunk := list(islice(followed, self.chunk)):
-            self.frontier.add((url, depth) for url in chunk)
-        return item
+            chunks.append(chunk)
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            self.thread.add(((url, depth) for url in chunk),
+                            done=(lambda: sent.callback(item)) if last else (lambda: None),
+                            failed=sent.errback if last else (lambda _: None))  # fmt: skip
+        if not chunks:
+            return item
+        return sent

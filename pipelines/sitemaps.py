@@ -15,6 +15,8 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from twisted.internet import defer, threads
+
 from crawler.frontier import frontier_for
 from crawler.items import PageItem
 from crawler.scope import Scope
@@ -36,8 +38,11 @@ class SitemapPipeline:
         follow: bool,
         chunk: int,
         seeds: list[str],
+        off_reactor: bool = False,
     ) -> None:
         self.registry = registry
+        # LINKGRAPH_FRONTIER_THREAD: its Redis look-up waits in a thread, not on the reactor
+        self.off_reactor = off_reactor
         self.seeds = seeds
         self.scope = scope
         self.limits = limits
@@ -61,17 +66,24 @@ class SitemapPipeline:
             follow=s.getbool("LINKGRAPH_FOLLOW_LINKS"),
             chunk=max(1, s.getint("LINKGRAPH_QUEUE_CHUNK")),
             seeds=s.getlist("LINKGRAPH_SEED_SITEMAPS"),
+            off_reactor=s.getbool("LINKGRAPH_FRONTIER_THREAD"),
         )
 
     def open_spider(self) -> None:
         # Every worker registers them: the registry reads and queues each one once.
         self.registry.register(self.seeds)
 
-    def process_item(self, item: PageItem) -> PageItem:
+    def process_item(self, item: PageItem) -> PageItem | defer.Deferred[PageItem]:
         if item.depth or item.error or not 200 <= item.status < 300:
             return item
         sniffed = not item.is_html and is_xml_sitemap(item.body)
-        if not (sniffed or self.registry.is_sitemap(item.url)):
+        if sniffed or not self.off_reactor:
+            return self._read(item, sniffed or self.registry.is_sitemap(item.url))
+        known = threads.deferToThread(self.registry.is_sitemap, item.url)
+        return known.addCallback(lambda is_sitemap: self._read(item, is_sitemap))
+
+    def _read(self, item: PageItem, is_sitemap: bool) -> PageItem:
+        if not is_sitemap:
             return item
         item.parsed = parsed = read_sitemap(item.body, self.limits)
         if not self.follow:

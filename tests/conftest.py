@@ -25,6 +25,8 @@ from crawler.processes.valkey import EmbeddedValkey
 from crawler.storage import StorageTarget, connect
 from tests.testweb import TestWeb, build_test_web
 
+pytest_plugins = ["tests.cluster"]  # the Valkey cluster's fixtures, and the `cluster_too` mark
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 LINKGRAPH = [sys.executable, "-m", "crawler.cli.main"]
@@ -62,8 +64,11 @@ def own_redis(tmp_path: Path) -> Iterator[EmbeddedValkey]:
 
 
 @pytest.fixture
-def redis_client(redis_server: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_server)
+def redis_client(redis_kind: str, request: pytest.FixtureRequest) -> Iterator[redis.Redis]:
+    if redis_kind == "cluster":  # the frontier's own client of the cluster (tests/cluster.py)
+        yield request.getfixturevalue("cluster_redis")
+        return
+    client = redis.Redis.from_url(request.getfixturevalue("redis_server"))
     client.flushdb()
     yield client
     client.close()

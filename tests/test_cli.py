@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_cli, run_linkgraph
 # reports' subcommands come from the registry (crawler/reports); tests/test_reports.py runs each.
 OTHER_COMMANDS = {
     "crawl", "worker", "jobs", "status", "pause", "resume", "stop", "recrawl", "sql", "export",
-    "disavow", "rank", "extract", "robots", "demo", "warc", "ingest-warc",
+    "disavow", "rank", "extract", "robots", "demo", "warc", "ingest-warc", "migrate", "serve",
 }  # fmt: skip
 
 
@@ -109,8 +109,15 @@ def test_unreachable_clickhouse(tmp_path: Path) -> None:
     assert "secret" not in line
 
 
-def test_sql_error_and_bad_format(tmp_path: Path) -> None:
+def empty_index(tmp_path: Path) -> str:
+    """A data dir holding an index with nothing in it (reading a missing one is an error)."""
     data = str(tmp_path / "d")
+    run_linkgraph("sql", "--write", "--data-dir", data, "SELECT 1")
+    return data
+
+
+def test_sql_error_and_bad_format(tmp_path: Path) -> None:
+    data = empty_index(tmp_path)
     one_line_error(
         run_linkgraph("sql", "--data-dir", data, "SELEC 1", check=False),
         "query failed",
@@ -124,7 +131,7 @@ def test_sql_error_and_bad_format(tmp_path: Path) -> None:
 
 
 def test_sql_formats(tmp_path: Path) -> None:
-    data = str(tmp_path / "d")
+    data = empty_index(tmp_path)
     proc = run_linkgraph(
         "sql",
         "--data-dir",

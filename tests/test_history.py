@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from crawler.demo.server import LocalWebServer, RequestLog, write_hosts_file
+from crawler.reports import run_report
+from crawler.storage import StorageTarget, connect
 from tests.conftest import IndexedWeb, query, run_cli, run_linkgraph
 from tests.indextruth import IndexTruth
 from tests.testweb_changed import UNREACHABLE, Change, ChangedWeb, build_changed_web
@@ -239,3 +241,53 @@ def test_broken_backlinks_after_the_recrawl(indexed_web: IndexedWeb, rc: Recrawl
     assert broken["http://dave.blogspot.com/"] == (410, "")
     assert broken["http://www.example.co.jp/"] == (0, "robots: connection refused")
     assert broken["http://gone.example.net/page"] == (404, "")
+
+
+def test_history_report_follows_the_changes_second_by_second(
+    indexed_web: IndexedWeb, rc: Recrawl
+) -> None:
+    """`history` against the declared changes, replayed here: each backlink of example.com is
+    gained or lost in the second its source page was fetched (by v1, then by v1.r1), and a
+    referring domain counts while it has at least one live backlink."""
+    new, lost = changes(indexed_web, rc)
+    domains = indexed_web.web.domains()
+
+    def domain(url: str) -> str:
+        return domains[url.split("/")[2].split(":")[0]]
+
+    def to_example(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {(s, d) for s, d in pairs if domain(d) == "example.com" != domain(s)}
+
+    at = lambda t: t.replace("{port}", str(indexed_web.port))  # noqa: E731
+    first = to_example({
+        (at(src), at(link.url or ""))
+        for src, o in indexed_web.web.outcomes.items() if not o.noindex for link, _ in o.links
+    })  # fmt: skip
+    fetched = {
+        (job, url): when.replace(microsecond=0)
+        for job, url, when in query(rc.data_dir, "SELECT job, url, fetched_at FROM pages")
+    }
+    events = [(fetched["v1", s], s, 1) for s, _ in first]
+    events += [(fetched["v1.r1", s], s, 1) for s, _ in to_example({(c.src, c.dst) for c in new})]
+    events += [(fetched["v1.r1", s], s, -1) for s, _ in to_example({(c.src, c.dst) for c in lost})]
+    expected, live, backlinks = [], Counter[str](), 0
+    for second in sorted({t for t, _, _ in events}):
+        now = [(domain(s), d) for t, s, d in events if t == second]
+        before = {name for name, n in live.items() if n > 0}
+        for name, delta in now:
+            live[name] += delta
+        after = {name for name, n in live.items() if n > 0}
+        gained, gone = sum(d > 0 for _, d in now), sum(d < 0 for _, d in now)
+        backlinks += gained - gone
+        expected.append({
+            "at": second, "new_backlinks": gained, "lost_backlinks": gone,
+            "backlinks": backlinks, "new_referring_domains": len(after - before),
+            "lost_referring_domains": len(before - after), "referring_domains": len(after),
+        })  # fmt: skip
+    client = connect(StorageTarget("", rc.data_dir))
+    try:
+        rows = run_report(client, "history", {"target": "example.com", "step": 1, "limit": 1000})
+    finally:
+        client.close()
+    assert rows == expected[::-1]
+    assert any(r["lost_referring_domains"] for r in rows) and any(r["lost_backlinks"] for r in rows)

@@ -43,7 +43,8 @@ from tests.testweb import TestWeb
 JOB_FLAGS = {"max_pages", "max_pages_per_host", "max_depth", "delay", "hosts_file",
              "allow_private", "user_agent", "lease_seconds", "set", "scope", "allow_domain",
              "deny_domain", "allow_domains_file", "deny_domains_file", "clickhouse",
-             "database"}  # fmt: skip
+             "database", "dedupe", "bloom_capacity", "bloom_error_rate", "recrawl_every",
+             "watch_domain", "alert_webhook"}  # fmt: skip
 
 
 def saved_spec(data: Path, job: str) -> JobSpec:
@@ -92,8 +93,17 @@ def test_job_flags_default_to_none(command: str) -> None:
     """A flag not given is known to be not given: its default is the spec's, not argparse's."""
     actions = {a.dest: a for a in subparser(command)._actions}
     present = JOB_FLAGS & set(actions)
-    assert present >= JOB_FLAGS - {"scope", "allow_domain", "deny_domain", "allow_domains_file",
-                                   "deny_domains_file", "clickhouse", "database"}  # fmt: skip
+    assert present >= JOB_FLAGS - {
+        "scope",
+        "allow_domain",
+        "deny_domain",
+        "allow_domains_file",
+        "deny_domains_file",
+        "clickhouse",
+        "database",
+    } - (
+        {"max_depth", "recrawl_every"} if command == "recrawl" else set()
+    )  # a re-crawl follows no link, and has no schedule of its own
     if command == "crawl":
         assert present == JOB_FLAGS
         for dest in present:
@@ -118,6 +128,10 @@ def test_job_flags_default_to_none(command: str) -> None:
             "-s LINKGRAPH_MAX_DEPTH=1.5: '1.5' is not a whole number",
         ),
         (["-s", "LINKGRAPH_JOB=x"], "-s LINKGRAPH_JOB=x: LINKGRAPH_JOB is set by --job, not by -s"),
+        (
+            ["-s", "LINKGRAPH_FRONTIER_PARTITIONS=0"],
+            "-s LINKGRAPH_FRONTIER_PARTITIONS=0: 0 is not between 1 and 1024",
+        ),
     ],
 )
 def test_bad_values_are_one_line_and_nothing_is_saved(

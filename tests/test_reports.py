@@ -5,9 +5,10 @@ every variant's columns as declared, and docs/sql.md's table of reports as gener
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from crawler.errors import UsageError
 from crawler.reports import REPORTS, Report, run_report
 from crawler.reports.docs import DOCS, generated
 from crawler.storage import StorageTarget, connect
-from tests.conftest import IndexedWeb, run_cli
+from tests.conftest import IndexedWeb, query, run_cli
 from tests.indextruth import IndexTruth
 
 Rows = list[dict[str, Any]]
@@ -198,6 +199,65 @@ def check_changes(indexed: IndexedWeb, truth: IndexTruth) -> None:
     assert report(indexed, "changes", target="example.com", since="2000-01-01", lost=True) == []
 
 
+def check_history(indexed: IndexedWeb, truth: IndexTruth) -> None:
+    """One crawl: every live backlink is new when its source page is fetched, so the totals
+    climb to the live backlinks of example.com and their domains, step by step."""
+    domains = indexed.web.domains()
+
+    def domain(url: str) -> str:
+        return domains[url.split("/")[2].split(":")[0]]
+
+    live = {
+        (truth.at(src), truth.at(link.url or ""))
+        for src, o in indexed.web.outcomes.items() if not o.noindex
+        for link, _ in o.links
+        if domain(link.url or "") == "example.com" != domain(src)
+    }  # fmt: skip
+    fetched = dict(query(indexed.data_dir, "SELECT url, fetched_at FROM pages"))
+    per_second = Counter(fetched[src].replace(microsecond=0) for src, _ in live)
+    first_second: dict[str, datetime] = {}
+    for src, _ in sorted(live, key=lambda pair: fetched[pair[0]]):
+        first_second.setdefault(domain(src), fetched[src].replace(microsecond=0))
+    for step in (86400, 1):
+        rows = report(indexed, "history", target="example.com", step=step)
+        assert rows == sorted(rows, key=lambda r: r["at"], reverse=True)
+        assert (rows[0]["backlinks"], rows[0]["referring_domains"]) == (
+            len(live), len({domain(src) for src, _ in live}),
+        )  # fmt: skip
+        assert {(r["lost_backlinks"], r["lost_referring_domains"]) for r in rows} == {(0, 0)}
+        older = rows[::-1]
+        totals = accumulate(r["new_backlinks"] for r in older)
+        assert [r["backlinks"] for r in older] == list(totals)
+    assert {r["at"]: r["new_backlinks"] for r in rows} == per_second
+    assert {r["at"]: r["new_referring_domains"] for r in rows if r["new_referring_domains"]} == (
+        Counter(first_second.values())
+    )
+
+
+def check_refdomain_changes(indexed: IndexedWeb, truth: IndexTruth) -> None:
+    """One crawl: every referring domain of its live backlinks is new, with their number."""
+    domains = indexed.web.domains()
+
+    def domain(url: str) -> str:
+        return domains[url.split("/")[2].split(":")[0]]
+
+    live = {
+        (src, link.url or "")
+        for src, o in indexed.web.outcomes.items() if not o.noindex
+        for link, _ in o.links
+        if domain(link.url or "") == "example.com" != domain(src)
+    }  # fmt: skip
+    expected = Counter(domain(src) for src, _ in live)
+    rows = report(indexed, "refdomain-changes", domain="example.com", since="2000-01-01")
+    assert expected and {r["src_domain"]: r["backlinks"] for r in rows} == expected
+    assert len(rows) == len(expected) and {(r["change"], r["job"]) for r in rows} == {("new", "v1")}
+    assert rows == sorted(rows, key=lambda r: (-r["at"].timestamp(), r["src_domain"]))
+    assert report(indexed, "refdomain-changes", domain="example.com", since="2000-01-01",
+                  lost=True) == []  # fmt: skip
+    assert report(indexed, "refdomain-changes", domain="example.com", since="2000-01-01",
+                  job="v2") == []  # fmt: skip
+
+
 CHECKS: dict[str, Callable[[IndexedWeb, IndexTruth], None]] = {
     "backlinks": check_backlinks,
     "refdomains": check_refdomains,
@@ -210,6 +270,8 @@ CHECKS: dict[str, Callable[[IndexedWeb, IndexTruth], None]] = {
     "tlds": check_tlds,
     "intersect": check_intersect,
     "changes": check_changes,
+    "history": check_history,
+    "refdomain-changes": check_refdomain_changes,
 }
 # The parameters each report's subcommand and column checks run with.
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -224,6 +286,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "tlds": {"domain": "example.com"},
     "intersect": {"domain": "example.com", "competitors": ["alice.github.io", "bob.github.io"]},
     "changes": {"target": "example.com", "since": "2000-01-01"},
+    "history": {"target": "example.com"},
+    "refdomain-changes": {"domain": "example.com", "since": "2000-01-01"},
 }
 
 
@@ -307,6 +371,7 @@ def test_bad_parameters_are_one_line_errors(indexed_web: IndexedWeb) -> None:
         ("anchors", {"domain": "www.x.com"}, "give its registered domain, x.com"),
         ("changes", {"target": "x.com", "since": "2026-02-01", "until": "2026-01-01"},
          "--since 2026-02-01 00:00:00 is later than --until 2026-01-01 00:00:00"),
+        ("history", {"target": "x.com", "step": "0"}, "--step must be at least 1 second"),
     ):  # fmt: skip
         with pytest.raises(UsageError) as caught:
             report(indexed_web, name, **params)

@@ -122,7 +122,8 @@ PATH_CASES: dict[str, PathCase] = {
     ),
     "jobs --data-dir under a file": lambda t: (
         ["jobs", "--data-dir", f"{t}/file/data"],
-        f"cannot create {t}/file/data/redis: Not a directory",
+        f"no crawl jobs in {t}/file/data: no frontier there (give the --data-dir of a crawl, "
+        "or --redis URL)",
     ),
     "demo --data-dir a file": lambda t: (
         ["demo", "--data-dir", f"{t}/file"],

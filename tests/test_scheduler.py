@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import redis
 
 from tests.conftest import ROOT
@@ -25,7 +26,10 @@ from crawler.spiders.links import LinkSpider
 
 settings = Settings()
 settings.setmodule("crawler.settings")
-settings.update({"REDIS_URL": sys.argv[1], "LINKGRAPH_JOB": "sched"})
+# the scheduler's own calls, each answered at once (the frontier thread's: test_prefetch.py)
+settings.update({"REDIS_URL": sys.argv[1], "LINKGRAPH_JOB": "sched",
+                 "LINKGRAPH_FRONTIER_PARTITIONS": int(sys.argv[2]),
+                 "LINKGRAPH_FRONTIER_THREAD": False})
 crawler = Crawler(LinkSpider, settings, init_reactor=True)
 crawler.spider = crawler._create_spider()  # as Crawler.crawl does first
 crawler._apply_settings()
@@ -49,11 +53,13 @@ print(json.dumps(seen))
 """
 
 
+@pytest.mark.parametrize("partitions", [1, 4], ids=["P=1", "P=4"])
 def test_dont_filter_is_honoured_and_seeds_are_checked(
-    redis_server: str, redis_client: redis.Redis
+    redis_server: str, redis_client: redis.Redis, partitions: int
 ) -> None:
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, redis_server], capture_output=True,
-                          text=True, cwd=ROOT, timeout=120, check=True)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, redis_server, str(partitions)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          check=True)  # fmt: skip
     observed = json.loads(proc.stdout.strip().splitlines()[-1])
     assert observed == [
         True,  # the components' frontier is the spider's

@@ -153,6 +153,19 @@ def test_the_registry_bounds_each_host_and_registers_a_sitemap_once(
     assert [frontier.is_seen(url) for url in first] == [True, True, True, False, False]
 
 
+def test_a_sitemap_registered_but_never_queued_is_queued_when_read_again(
+    redis_client: redis.Redis,
+) -> None:
+    frontier = Frontier(redis_client, "sitemaps", delay=0)
+    registry = SitemapRegistry(frontier, max_per_host=3)
+    # A worker registered it, then stopped on a frontier error before it was queued.
+    redis_client.sadd(frontier.keys.sitemaps, "https://a.example/s.xml")
+    redis_client.hincrby(frontier.keys.sitemap_hosts, "a.example", 1)
+    assert registry.register(["https://a.example/s.xml"]) == []  # registered before
+    assert frontier.is_seen("https://a.example/s.xml") and frontier.queued() == 1
+    assert registry.register(["https://a.example/s.xml"]) == [] and frontier.queued() == 1
+
+
 def test_a_crawl_seeded_from_a_domains_sitemaps(
     web: TestWeb, served: tuple[LocalWebServer, Path], tmp_path: Path
 ) -> None:

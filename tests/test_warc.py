@@ -410,3 +410,129 @@ def test_pywb_replays_the_archive_byte_for_byte(
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+PHRASE = "phrase.example.com"
+REFUSED = "refused.example.com"
+
+
+def phrase_page(closed_port: int) -> bytes:
+    """A page as a raw server sends it: a reason phrase of its own, header names spelled its
+    way, a header line without a colon, a chunked body in one chunk, Connection: close."""
+    body = f'<title>Odd</title><a href="http://{REFUSED}:{closed_port}/gone">gone</a>'.encode()
+    head = (
+        b"HTTP/1.1 200 Fine Thanks\r\n"
+        b"content-TYPE: text/html; charset=utf-8\r\n"
+        b"X-Folded: one\r\n  two\r\n"
+        b"no colon here\r\n"
+        b"Transfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n"
+        b"\r\n"
+    )
+    return head + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+
+
+@dataclass
+class RawArchive:
+    warc_dir: Path
+    page_url: str
+    page_bytes: bytes
+    refused_robots: str
+
+    def blocks(self) -> list[tuple[str, dict[str, str], bytes]]:
+        """(type, WARC fields, the record's block as stored) of every record."""
+        found = []
+        for path in sorted(self.warc_dir.glob("*.warc.gz")):
+            with path.open("rb") as stream:
+                for record in ArchiveIterator(stream, no_record_parse=True):
+                    fields = dict(record.rec_headers.headers)
+                    found.append((record.rec_type, fields, record.raw_stream.read()))
+        return found
+
+
+@pytest.fixture(scope="module")
+def raw_archive(tmp_path_factory: pytest.TempPathFactory) -> RawArchive:
+    from tests.rawserver import RawRequest, RawServer, response
+
+    tmp = tmp_path_factory.mktemp("rawwarc")
+    with socket.socket() as sock:  # a port where nothing listens: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        closed_port = int(sock.getsockname()[1])
+    page = phrase_page(closed_port)
+
+    def answer(request: RawRequest) -> bytes:
+        if request.target == "/robots.txt":
+            return response("200 OK", [("Content-Type", "text/plain")], b"User-agent: *\n")
+        return page
+
+    hosts_file = tmp / "hosts"
+    write_hosts_file(hosts_file, [PHRASE, REFUSED])
+    with RawServer(answer) as server:
+        run_linkgraph(
+            "crawl", f"http://{PHRASE}:{server.port}/", "--job", "raw",
+            "--data-dir", str(tmp / "data"), "--hosts-file", str(hosts_file), "--allow-private",
+            "--delay", "0", "-q", "--warc", str(tmp / "warc"), "--workers", "1",
+            "-s", "LINKGRAPH_RETRY_TIMES=0",
+        )  # fmt: skip
+        assert server.targets() == ["/robots.txt", "/"]
+    return RawArchive(
+        tmp / "warc",
+        f"http://{PHRASE}:{server.port}/",
+        page,
+        f"http://{REFUSED}:{closed_port}/robots.txt",
+    )
+
+
+def test_the_response_head_is_archived_byte_for_byte_as_received(raw_archive: RawArchive) -> None:
+    responses = [
+        (fields, block)
+        for kind, fields, block in raw_archive.blocks()
+        if kind == "response" and fields["WARC-Target-URI"] == raw_archive.page_url
+    ]
+    assert len(responses) == 1
+    fields, block = responses[0]
+    # reason phrase, spelling, folding, the colon-less line, Transfer-Encoding and Connection
+    assert block == raw_archive.page_bytes
+    assert fields["WARC-IP-Address"] == "127.0.0.1"
+    requests = [f for k, f, _ in raw_archive.blocks() if k == "request"]
+    paired = [f for f in requests if f["WARC-Concurrent-To"] == fields["WARC-Record-ID"]]
+    assert [f["WARC-Target-URI"] for f in paired] == [raw_archive.page_url]
+    # warcio reads the stored message as any reader would: the phrase, and the body dechunked
+    with next(raw_archive.warc_dir.glob("*.warc.gz")).open("rb") as stream:
+        record = next(
+            r
+            for r in ArchiveIterator(stream)
+            if r.rec_type == "response" and r.rec_headers["WARC-Target-URI"] == raw_archive.page_url
+        )
+        assert record.http_headers.statusline == "200 Fine Thanks"
+        assert record.http_headers.get_header("Transfer-Encoding") == "chunked"
+        assert record.content_stream().read().startswith(b"<title>Odd</title>")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "warcio"), "check", "-v",
+         *map(str, raw_archive.warc_dir.glob("*.warc.gz"))],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_refused_connection_is_archived_as_a_failure(raw_archive: RawArchive) -> None:
+    failures = [
+        (fields, block)
+        for kind, fields, block in raw_archive.blocks()
+        if kind == "metadata" and b"fetch-error:" in block
+    ]
+    assert [f["WARC-Target-URI"] for f, _ in failures] == [raw_archive.refused_robots]
+    fields, block = failures[0]
+    assert fields["Content-Type"] == "application/warc-fields"
+    assert fields["WARC-Linkgraph-Prerequisite"] == "robots.txt"
+    lines = block.decode().split("\r\n")
+    assert lines[:3] == [
+        "fetch-error: connection refused",
+        "method: GET",
+        "heritrix-fetch-status: -2",
+    ]
+    assert lines[3].startswith("exception: ") and "refused" in lines[3].lower()
+    assert lines[4:] == [""]
+    # nothing else was attempted there: no request or response for the refused host
+    others = [f for k, f, _ in raw_archive.blocks() if k in ("request", "response")]
+    assert all(REFUSED not in f["WARC-Target-URI"] for f in others)

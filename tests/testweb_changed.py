@@ -99,13 +99,16 @@ def _why(outcome: Outcome) -> tuple[str, str]:
 class ChangedWeb(TestWeb):
     __test__ = False
 
-    def expected_changes(self, before: TestWeb, port: int) -> tuple[set[Change], set[Change]]:
-        """(new, lost) links of re-crawling every URL the crawl of `before` recorded."""
+    def expected_changes(
+        self, before: TestWeb, port: int, unreachable: frozenset[str] = UNREACHABLE
+    ) -> tuple[set[Change], set[Change]]:
+        """(new, lost) links of re-crawling every URL the crawl of `before` recorded, with the
+        `unreachable` hosts refusing connections."""
         new, lost = set(), set()
         for url, first in before.outcomes.items():
             # a sitemap is read as one again (its URLs are its links)
             sitemap = any(link.type == "sitemap" for link, _ in first.links)
-            second = fetch(self.declared, url, UNREACHABLE, sitemap=sitemap)
+            second = fetch(self.declared, url, unreachable, sitemap=sitemap)
             old_links, new_links = _live(first), _live(second)
             reason, detail = _why(second)
             for dst in new_links - old_links:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -88,3 +89,9 @@ def add_redis(parser: argparse.ArgumentParser) -> None:
 def storage_target(args: argparse.Namespace) -> StorageTarget:
     database = args.database or database_from_url(args.clickhouse, defaults.LINKGRAPH_DATABASE)
     return StorageTarget(args.clickhouse, args.data_dir, database)
+
+
+def index_target(args: argparse.Namespace) -> StorageTarget:
+    """The index a read command reads: one that is not there is one line (see `connect`), and
+    reading creates nothing."""
+    return dataclasses.replace(storage_target(args), must_exist=True)

@@ -18,9 +18,12 @@ from crawler.cli.jobflags import (
     own_clickhouse_url,
     writable_dir,
 )
+from crawler.cli.submit import job_body, owner_for_crawl, submit
 from crawler.errors import UsageError
+from crawler.jobconfig import read_config
 from crawler.run import INTERRUPTED, CrawlResult, ProcessOptions, run_crawl
 from crawler.sitemaps import seed_sitemaps
+from crawler.summary import summary_lines
 from crawler.urls import canonicalize
 
 
@@ -34,8 +37,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (http or https)")
     p.add_argument("--seeds-file", metavar="FILE", help="more seeds, one URL per line (# comments)")
-    p.add_argument("--job", type=job_name, default=defaults.LINKGRAPH_JOB,
-                   help=f"job name (default: {defaults.LINKGRAPH_JOB})")  # fmt: skip
+    p.add_argument("--job", type=job_name, help="job name (default: the --config file's, "
+                   f"else {defaults.LINKGRAPH_JOB})")  # fmt: skip
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read the job spec, seeds and workers from a TOML file (as `linkgraph jobs show "
+        "JOB` prints it); flags override it",
+    )
     add_data_dir(p)
     p.add_argument(
         "--clickhouse",
@@ -77,7 +86,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--workers",
         type=positive_int,
-        default=os.cpu_count() or 1,
         metavar="N",
         help="crawling processes on this machine (default: the number of cores); more can "
         "join from anywhere with `linkgraph worker`",
@@ -132,6 +140,7 @@ def seed_sitemap_urls(targets: list[str]) -> list[str]:
 
 
 def print_summary(result: CrawlResult) -> None:
+    """The run's line, then the job's end summary (crawler/summary.py) if this process ran it."""
     f = result.frontier
     print(
         f"job {result.job}: {result.finish_reason}; this run recorded {result.pages} pages and "
@@ -140,11 +149,27 @@ def print_summary(result: CrawlResult) -> None:
         f"{f.get('leased', 0)} unfinished",
         file=sys.stderr,
     )
+    stats = result.job_stats
+    if stats is not None and stats.summary is not None:
+        print("\n".join(summary_lines(result.job, stats.summary)), file=sys.stderr)
+
+
+def with_config(args: argparse.Namespace) -> tuple[list[str], dict[str, Any]]:
+    """The seeds and checked settings of the flags over those of the --config file; fills in
+    the job name and workers the flags leave out."""
+    config = read_config(args.config) if args.config else None
+    seeds = load_seeds(args.urls, args.seeds_file)
+    if config is not None:
+        seeds = seeds or config.seeds
+        if args.clickhouse is None and config.clickhouse_url is not None:
+            args.clickhouse = config.clickhouse_url  # as a flag: its password is not saved
+    args.job = args.job or (config and config.job) or defaults.LINKGRAPH_JOB
+    args.workers = args.workers or (config and config.workers) or os.cpu_count() or 1
+    return seeds, {**(config.given if config else {}), **given_settings(args)}
 
 
 def run(args: argparse.Namespace) -> int:
-    seeds = load_seeds(args.urls, args.seeds_file)
-    given = given_settings(args)  # checked before anything starts
+    seeds, given = with_config(args)  # checked before anything starts
     if args.sitemaps:
         given["LINKGRAPH_SITEMAPS"] = args.sitemaps
     if args.seed_sitemaps:
@@ -153,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         seeds = list(dict.fromkeys([*seeds, *sitemaps]))  # read first, at depth 0
     warc = str(writable_dir(args.warc, "--warc")) if args.warc else ""
     writable_dir(args.data_dir, "--data-dir")
+    owner = owner_for_crawl(args, own_clickhouse_url(args))
+    if owner is not None:  # `linkgraph serve` owns the data dir: it runs the job
+        return submit(owner, job_body(args.job, given, seeds, args.workers), args.data_dir)
     process = process_options(args, workers=args.workers, warc_dir=warc)
     result = run_crawl(args.job, process, given, seeds)
     print_summary(result)

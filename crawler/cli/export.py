@@ -8,20 +8,26 @@ An export never holds the result in this process: the embedded engine writes the
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
-import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
+from typing import IO
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from crawler import __version__
-from crawler.cli.common import add_storage, storage_target
+from crawler.cli.common import add_storage, index_target
 from crawler.cli.filters import where_expression
+from crawler.cli.output import STDOUT, opened_output, owner_of, wire_params, writable_file
 from crawler.errors import UsageError
 from crawler.reports.values import parse_domain
+from crawler.service.owner import OwnerClient
+from crawler.statement import read_session, stream_statement
 from crawler.storage import connect, first_line
 
 # Each format with a header row where the format has one: downstream tools expect names.
@@ -32,6 +38,9 @@ STREAMING_SETTINGS = "optimize_aggregation_in_order = 1"
 # Google's limits for a disavow file; the byte limit read strictly as 2,000,000.
 DISAVOW_MAX_LINES = 100_000
 DISAVOW_MAX_BYTES = 2_000_000
+OBJECT_QUERY = (
+    "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {name:String}"
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +54,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default="CSV",
         help="CSV (with a header row, the default), TSV, JSONEachRow or Parquet",
     )
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="the file to write")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the file to write (-: stdout)")  # fmt: skip
     add_storage(p)
     p.set_defaults(func=run_export)
     text = "write a Google disavow file of the referring domains of DOMAIN that match --where"
@@ -63,71 +73,97 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_disavow)
 
 
-def writable_file(text: str) -> Path:
-    """The absolute path of `-o FILE`, once a file could be created beside it: a bad path is
-    one line before the query runs, and the engine never makes directories for it."""
-    out = Path(text).resolve()
-    if out.is_dir():
-        raise UsageError(f"-o {text}: is a directory")
-    if not out.parent.is_dir():
-        raise UsageError(f"-o {text}: no directory {out.parent}")
-    try:
-        with tempfile.TemporaryFile(dir=out.parent):
-            pass
-    except OSError as exc:
-        raise UsageError(f"-o {text}: cannot write there: {exc.strerror}") from None
-    return out
-
-
 def _check_object(client: Client, name: str) -> None:
-    found = client.query(
-        "SELECT count() FROM system.tables WHERE database = currentDatabase() "
-        "AND name = {name:String}",
-        parameters={"name": name},
-    ).result_rows[0][0]
+    found = client.query(OBJECT_QUERY, parameters={"name": name}).result_rows[0][0]
     if not found:
-        raise UsageError(f"no view or table named {name!r} in the index (see docs/sql.md)")
+        raise UsageError(no_object(name))
 
 
-def export_query(view: str, where: str | None) -> str:
+def no_object(name: str) -> str:
+    return f"no view or table named {name!r} in the index (see docs/sql.md)"
+
+
+def export_query(view: str, where: str | None, *, settings: bool = True) -> str:
     sql = f"SELECT * FROM `{view}`"
     if where:
         sql += f" WHERE {where_expression(where)}"
     # The views group backlinks_state by its sorting key: aggregating in that order streams
     # groups out as they complete instead of holding all of them (10M backlinks: 1.4 GB peak
-    # instead of 4.5 GB, and twice as fast).
-    return sql + f" SETTINGS {STREAMING_SETTINGS}"
+    # instead of 4.5 GB, and twice as fast). A read session has it set already (and readonly=1
+    # forbids a SETTINGS clause): crawler/statement.py.
+    return sql + f" SETTINGS {STREAMING_SETTINGS}" if settings else sql
 
 
 def run_export(args: argparse.Namespace) -> int:
-    out = writable_file(args.output)
-    target = storage_target(args)
-    client = connect(target)
-    _check_object(client, args.view)
-    sql = export_query(args.view, args.where)
+    out = None if args.output == STDOUT else writable_file(args.output)
+    target = index_target(args)
     fmt = FORMATS[args.format]
-    partial = out.with_name(f".{out.name}.partial")
+    owner = owner_of(target)
+    if owner is not None:
+        client = OwnerClient(owner)
+        found = io.BytesIO()
+        client.sql(OBJECT_QUERY, "TSV", {"param_name": args.view}, found)
+        if not int(found.getvalue() or b"0"):
+            raise UsageError(no_object(args.view))
+        query = export_query(args.view, args.where, settings=False)
+        with opened_output(args.output) as sink:
+            size = export_in_parts(lambda sql, f: client.sql(sql, f, None, sink), query, fmt)
+    elif out is None or not target.embedded:
+        local = connect(target)
+        try:
+            _check_object(local, args.view)
+            read_session(local)
+            query = export_query(args.view, args.where, settings=False)
+            with opened_output(args.output) as sink:
+                size = export_in_parts(partial(_copy, local, sink), query, fmt)
+        finally:
+            local.close()
+    else:
+        size = export_by_engine(connect(target), args.view, export_query(args.view, args.where),
+                                fmt, out)  # fmt: skip
+    where = "stdout" if out is None else str(out)
+    print(f"exported {args.view} to {where} ({size} bytes)", file=sys.stderr)
+    return 0
+
+
+def export_by_engine(client: Client, view: str, sql: str, fmt: str, out: Path) -> int:
+    """The embedded engine streams blocks into the file; nothing passes through Python."""
+    _check_object(client, view)
+    read_session(client, write=True)  # the settings of the other ways: the same bytes
+    partial_file = out.with_name(f".{out.name}.partial")
     try:
-        partial.unlink(missing_ok=True)
-        if target.embedded:
-            # the engine streams blocks into the file; nothing passes through Python
-            client.command(
-                f"INSERT INTO FUNCTION file({{path:String}}, '{fmt}') {sql}",
-                parameters={"path": str(partial)},
-            )
-        else:
-            with client.raw_stream(sql, fmt=fmt) as stream, open(partial, "wb") as sink:
-                while chunk := stream.read(CHUNK):
-                    sink.write(chunk)
-        os.replace(partial, out)  # a failed export leaves no half-written file behind
+        partial_file.unlink(missing_ok=True)
+        client.command(
+            f"INSERT INTO FUNCTION file({{path:String}}, '{fmt}') {sql}",
+            parameters={"path": str(partial_file)},
+        )
+        os.replace(partial_file, out)  # a failed export leaves no half-written file behind
     except ClickHouseError as exc:
-        partial.unlink(missing_ok=True)
+        partial_file.unlink(missing_ok=True)
         raise UsageError(f"export failed: {first_line(str(exc))}") from None
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        partial_file.unlink(missing_ok=True)
         raise UsageError(f"cannot write {out}: {exc.strerror}") from None
-    print(f"exported {args.view} to {out} ({out.stat().st_size} bytes)", file=sys.stderr)
-    return 0
+    return out.stat().st_size
+
+
+def export_in_parts(run: Callable[[str, str], int], sql: str, fmt: str) -> int:
+    """Copy the export's result, streamed: a format with a header row is sent as its header
+    (the query with no rows), then its rows in the format without it, which is the same bytes,
+    for a driver holds a whole *WithNames answer but streams the plain format block by block."""
+    size = 0
+    body = fmt.removesuffix("WithNames")
+    if body != fmt:
+        size += run(f"SELECT * FROM ({sql}) LIMIT 0", fmt)
+    return size + run(sql, body)
+
+
+def _copy(client: Client, sink: IO[bytes], sql: str, fmt: str) -> int:
+    size = 0
+    for chunk in stream_statement(client, sql, None, fmt):
+        sink.write(chunk)
+        size += len(chunk)
+    return size
 
 
 def disavow_lines(domain: str, where: str, domains: list[str], when: datetime) -> list[str]:
@@ -142,17 +178,28 @@ def disavow_lines(domain: str, where: str, domains: list[str], when: datetime) -
 def run_disavow(args: argparse.Namespace) -> int:
     domain = parse_domain(args.domain)
     condition = where_expression(args.where)
-    if args.output != "-":
+    if args.output != STDOUT:
         writable_file(args.output)
-    client = connect(storage_target(args))
+    target = index_target(args)
     sql = (
         "SELECT src_domain FROM referring_domains WHERE dst_domain = {domain:String} "
         f"AND {condition} ORDER BY src_domain"
     )
-    try:
-        domains = [row[0] for row in client.query(sql, parameters={"domain": domain}).result_rows]
-    except ClickHouseError as exc:
-        raise UsageError(f"query failed: {first_line(str(exc))}") from None
+    owner = owner_of(target)
+    if owner is not None:
+        answer = io.BytesIO()
+        params = wire_params(sql, {"domain": domain})
+        OwnerClient(owner).sql(sql, "TSVRaw", params, answer)
+        domains = answer.getvalue().decode("utf-8").splitlines()
+    else:
+        client = connect(target)
+        try:
+            rows = client.query(sql, parameters={"domain": domain}).result_rows
+        except ClickHouseError as exc:
+            raise UsageError(f"query failed: {first_line(str(exc))}") from None
+        finally:
+            client.close()
+        domains = [row[0] for row in rows]
     comment = " ".join(args.where.split())
     text = "\n".join(disavow_lines(domain, comment, domains, datetime.now(timezone.utc))) + "\n"
     lines, size = text.count("\n"), len(text.encode("utf-8"))
@@ -161,13 +208,7 @@ def run_disavow(args: argparse.Namespace) -> int:
             f"{len(domains)} domains make {lines} lines and {size} bytes; Google accepts at "
             f"most {DISAVOW_MAX_LINES} lines and {DISAVOW_MAX_BYTES} bytes: narrow --where"
         )
-    if args.output == "-":
-        sys.stdout.buffer.write(text.encode("utf-8"))
-        sys.stdout.flush()
-    else:
-        try:
-            Path(args.output).write_bytes(text.encode("utf-8"))
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+    with opened_output(args.output) as out:
+        out.write(text.encode("utf-8"))
     print(f"{len(domains)} domains to disavow for {domain}", file=sys.stderr)
     return 0

@@ -1,21 +1,27 @@
-"""`linkgraph recrawl JOB`: fetch a job's pages again, politely, and nothing else. The backlinks
-gained and lost are then reported by `linkgraph changes` (crawler/reports)."""
+"""`linkgraph recrawl JOB`: fetch a job's pages again, politely, and nothing else (crawler/
+recrawls.py). The backlinks gained and lost are then reported by `linkgraph changes`, the
+referring domains by `linkgraph refdomain-changes` (crawler/reports); with a webhook, the
+watched domains' ones are POSTed to it (crawler/alerts.py)."""
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+from typing import Any
 
-from crawler.cli.common import JOB_NAME, add_redis, add_storage, job_name, storage_target
+from crawler import jobs
+from crawler.alerts import AlertConfig, send_alert
+from crawler.cli.common import add_redis, add_storage, job_name, storage_target
 from crawler.cli.crawl import print_summary, process_options
-from crawler.cli.filters import literal
 from crawler.cli.jobflags import add_job_flags, add_output_flags, given_settings
 from crawler.errors import UsageError
-from crawler.run import run_crawl
-from crawler.storage import StorageTarget, connect
+from crawler.frontier.connection import connect as connect_redis
+from crawler.recrawls import base_job, client_rows, link_changes, next_job, page_urls
+from crawler.run import redis_for, run_crawl
+from crawler.storage import connect
 
-RECRAWL_SUFFIX = re.compile(r"\.r\d+$")
+# What a re-crawl takes from its job's saved spec when not given: where its alerts go.
+ALERTS = ("LINKGRAPH_WATCH_DOMAINS", "LINKGRAPH_ALERT_WEBHOOK")
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,29 +36,24 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     add_storage(p)
     add_redis(p)
-    add_job_flags(p)
+    add_job_flags(p, follows=False)  # the indexed pages only: no link is followed
     add_output_flags(p)
     p.set_defaults(func=run_recrawl)
 
 
-def page_urls(target: StorageTarget, base: str) -> tuple[list[str], list[str]]:
-    """(every URL recorded by the job or its re-crawls, the names of those jobs)."""
-    client = connect(target)
-    pattern = literal("^" + re.escape(base) + r"\.r[0-9]+$")
-    jobs_sql = (
-        f"SELECT DISTINCT job FROM pages WHERE job = {literal(base)} OR match(job, {pattern})"
-    )
-    jobs = sorted(row[0] for row in client.query(jobs_sql).result_rows)
-    urls = client.query(f"SELECT DISTINCT url FROM pages WHERE job IN ({jobs_sql}) ORDER BY url")
-    return [row[0] for row in urls.result_rows], jobs
-
-
-def next_job(base: str, jobs: list[str]) -> str:
-    numbers = [int(j.rsplit(".r", 1)[1]) for j in jobs if RECRAWL_SUFFIX.search(j)]
-    name = f"{base}.r{max(numbers, default=0) + 1}"
-    if not JOB_NAME.match(name):
-        raise UsageError(f"{name!r} is too long for a job name: choose one with --job")
-    return name
+def saved_alerts(args: argparse.Namespace, base: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The alert settings of job `base`'s saved spec that were not given."""
+    missing = [name for name in ALERTS if name not in given]
+    if not missing:
+        return {}
+    with redis_for(args.redis, args.data_dir) as url:
+        client = connect_redis(url)
+        spec = jobs.load(client, base)
+        client.close()
+    if spec is None:
+        return {}
+    saved = spec.scrapy_settings()
+    return {name: saved[name] for name in missing if saved[name]}
 
 
 def run_recrawl(args: argparse.Namespace) -> int:
@@ -60,19 +61,21 @@ def run_recrawl(args: argparse.Namespace) -> int:
     # the indexed pages only: new links are recorded, not followed
     given["LINKGRAPH_FOLLOW_LINKS"] = False
     target = storage_target(args)
-    base = RECRAWL_SUFFIX.sub("", args.source_job)
-    urls, jobs = page_urls(target, base)
+    base = base_job(args.source_job)
+    urls, known = page_urls(client_rows(connect(target)), base)
     if not urls:
         raise UsageError(
             f"job {args.source_job!r} has no pages in the index at {target.describe()}"
         )
-    job = args.job or next_job(base, jobs)
+    job = args.job or next_job(base, known)
+    given.update(saved_alerts(args, base, given))
     print(f"re-crawling {len(urls):,} pages of {base} as job {job}", file=sys.stderr)
     result = run_crawl(job, process_options(args), given, urls)
     print_summary(result)
-    client = connect(target)
-    job_lit = literal(job)
-    new = client.query(f"SELECT count() FROM new_links WHERE job = {job_lit}").result_rows[0][0]
-    lost = client.query(f"SELECT count() FROM lost_links WHERE job = {job_lit}").result_rows[0][0]
+    rows = client_rows(connect(target))
+    new, lost = link_changes(rows, job)
     print(f"job {job}: {new:,} new links, {lost:,} lost links", file=sys.stderr)
+    alerted = send_alert(rows, job, AlertConfig.from_settings(given))
+    if alerted.line:
+        print(alerted.line, file=sys.stderr)
     return 0 if result.finish_reason in ("finished", "shutdown") else 1

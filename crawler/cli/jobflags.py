@@ -34,16 +34,24 @@ FLAG_SETTINGS = {
     "user_agent": "USER_AGENT",
     "lease_seconds": "LINKGRAPH_LEASE_SECONDS",
     "scope": "LINKGRAPH_SCOPE",
+    "recrawl_every": "LINKGRAPH_RECRAWL_EVERY",
+    "alert_webhook": "LINKGRAPH_ALERT_WEBHOOK",
+    "dedupe": "LINKGRAPH_DEDUPE",
+    "bloom_capacity": "LINKGRAPH_BLOOM_CAPACITY",
+    "bloom_error_rate": "LINKGRAPH_BLOOM_ERROR_RATE",
 }
 
 
-def add_job_flags(p: argparse.ArgumentParser) -> None:
+def add_job_flags(p: argparse.ArgumentParser, *, follows: bool = True) -> None:
+    """The job flags; `follows=False` for a job that follows no link (a re-crawl), where
+    --max-depth would do nothing, and which has no schedule of its own (--recrawl-every)."""
     p.add_argument("--max-pages", metavar="N", help="stop after N pages in the job (0: no limit)")
     p.add_argument("--max-pages-per-host", metavar="N",
                    help="queue at most N URLs of one host (0: no limit)")  # fmt: skip
-    p.add_argument("--max-depth", metavar="N",
-                   help="follow links at most N hops from a seed (default "
-                   f"{defaults.LINKGRAPH_MAX_DEPTH}; 0: no limit)")  # fmt: skip
+    if follows:
+        p.add_argument("--max-depth", metavar="N",
+                       help="follow links at most N hops from a seed (default "
+                       f"{defaults.LINKGRAPH_MAX_DEPTH}; 0: no limit)")  # fmt: skip
     p.add_argument(
         "--delay",
         metavar="S",
@@ -70,6 +78,27 @@ def add_job_flags(p: argparse.ArgumentParser) -> None:
         help="a request not recorded this long after it was handed out (its worker died) is "
         f"handed out again (default {defaults.LINKGRAPH_LEASE_SECONDS:g})",
     )
+    p.add_argument("--dedupe", metavar="{exact,bloom}",
+                   help="how the job tells the URLs it has seen, fixed when it is created: "
+                   "exact (the default; 40-48 bytes of Redis per URL) or bloom (a Bloom filter, "
+                   "1.2 bytes per URL at 1%%, 1.8 at 0.1%%; a false positive is a URL never "
+                   "fetched)")  # fmt: skip
+    p.add_argument("--bloom-capacity", metavar="N",
+                   help="URLs the job's Bloom filter is sized for (default "
+                   f"{defaults.LINKGRAPH_BLOOM_CAPACITY:,}); beyond them its rate "
+                   "climbs")  # fmt: skip
+    p.add_argument("--bloom-error-rate", metavar="P",
+                   help="its false-positive rate once that many URLs are in (default "
+                   f"{defaults.LINKGRAPH_BLOOM_ERROR_RATE:g})")  # fmt: skip
+    if follows:
+        p.add_argument("--recrawl-every", metavar="S",
+                       help="`linkgraph serve` re-crawls the job S seconds after each crawl of "
+                       "it starts (0: never, the default)")  # fmt: skip
+    p.add_argument("--watch-domain", action="append", metavar="DOMAIN",
+                   help="after a re-crawl, alert on the new and lost referring domains of this "
+                   "registered domain (repeatable)")  # fmt: skip
+    p.add_argument("--alert-webhook", metavar="URL",
+                   help="POST those alerts as JSON to this http(s) URL")  # fmt: skip
     p.add_argument(
         "-s",
         "--set",
@@ -141,11 +170,28 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
         files = getattr(args, f"{kind}_domains_file", None) or []
         if names or files:
             given[f"LINKGRAPH_{kind.upper()}_DOMAINS"] = sorted(read_domains(names, files))
+    given.update(_alert_settings(args, given))
     given.update(_index_settings(args))
     for name in FROM_ENVIRONMENT:  # read by each process itself, but checked here first
         if os.environ.get(name):
             check_value(name, os.environ[name], f"${name}")
     return given
+
+
+def _alert_settings(args: argparse.Namespace, given: dict[str, Any]) -> dict[str, Any]:
+    alerts: dict[str, Any] = {}
+    watched = getattr(args, "watch_domain", None)
+    if watched:
+        if "LINKGRAPH_WATCH_DOMAINS" in given:
+            raise UsageError("--watch-domain and -s LINKGRAPH_WATCH_DOMAINS set the same thing: "
+                             "give one of them")  # fmt: skip
+        where = "argument --watch-domain"
+        alerts["LINKGRAPH_WATCH_DOMAINS"] = check_value("LINKGRAPH_WATCH_DOMAINS", watched, where)
+    webhook = getattr(args, "alert_webhook", None)
+    if webhook and _without_password(webhook) != webhook:
+        raise UsageError("argument --alert-webhook: it would save a password with the job: put "
+                         "the receiver's secret in the URL's path or query")  # fmt: skip
+    return alerts
 
 
 def _index_settings(args: argparse.Namespace) -> dict[str, Any]:

@@ -13,7 +13,20 @@ from crawler.frontier.connection import RedisUnreachable
 
 def build_parser() -> argparse.ArgumentParser:
     """Every subcommand, registered here and nowhere else."""
-    from crawler.cli import crawl, demo, export, history, jobs, query, rank, reports, tools, warc
+    from crawler.cli import (
+        crawl,
+        demo,
+        export,
+        history,
+        jobs,
+        migrate,
+        query,
+        rank,
+        reports,
+        serve,
+        tools,
+        warc,
+    )
 
     parser = argparse.ArgumentParser(
         prog="linkgraph",
@@ -31,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     tools.add_parsers(sub)  # extract, robots
     warc.add_parsers(sub)  # warc, ingest-warc
     demo.add_parser(sub)  # demo
+    migrate.add_parser(sub)  # migrate
+    serve.add_parser(sub)  # serve
     return parser
 
 

@@ -4,16 +4,32 @@ report's parameters: positional ones in order, options named `--name-with-dashes
 from __future__ import annotations
 
 import argparse
+import io
 import sys
+from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crawler.cli.common import add_storage, storage_target
+from crawler.cli.common import add_storage, index_target
+from crawler.cli.output import (
+    PIPE_FORMAT,
+    TERMINAL_FORMAT,
+    add_output,
+    opened_output,
+    output_format,
+    owner_of,
+    wire_params,
+)
 from crawler.reports import REPORTS, Report, check_params, run_report
+from crawler.reports.model import Values
+from crawler.reports.unknown import known_query, unknown_hint
 from crawler.reports.values import FLAG
+from crawler.service.owner import OwnerClient
+from crawler.statement import read_session, stream_statement
 from crawler.storage import connect
 
-DEFAULT_FORMAT = "PrettyCompact"
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,6 +63,7 @@ def add_parser(
             where.add_argument(param.flag, dest=param.name, metavar=param.meta,
                                required=param.required, help=param.help)  # fmt: skip
     add_storage(p)
+    add_output(p)
     if report.formats:
         formats, default = report.formats, report.formats[0]
         p.add_argument("--format", choices=formats, default=default,
@@ -60,22 +77,66 @@ def add_parser(
 def add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
-        default=DEFAULT_FORMAT,
         metavar="FMT",
-        help=f"any ClickHouse output format: {DEFAULT_FORMAT} (default), TSV, CSV, "
-        "JSONEachRow, Markdown, ...",
+        help=f"any ClickHouse output format: TSV, CSV, JSONEachRow, Markdown, ... (default: "
+        f"{TERMINAL_FORMAT} on a terminal, else {PIPE_FORMAT})",
     )
 
 
 def run(report: Report, args: argparse.Namespace) -> int:
     params = {p.name: getattr(args, p.name) for p in report.all_params}
     values = check_params(report.name, params)  # before connecting: bad input writes nothing
-    client = connect(storage_target(args))
+    fmt = output_format(args.format)
+    target = index_target(args)
+    owner = owner_of(target)
+    if owner is not None:
+        with opened_output(args.output) as out:
+            if report.document is not None:
+                OwnerClient(owner).report(report.name, text_params(params), fmt, out)
+            else:
+                sql, parameters = report.statement(values)
+                OwnerClient(owner).sql(sql, fmt, wire_params(sql, parameters), out)
+        hint_if_unknown(values, partial(owner_count, OwnerClient(owner)))
+        return 0
+    client = connect(target)
     try:
-        output = run_report(client, report.name, values, args.format)
+        if report.document is not None:
+            output = run_report(client, report.name, values, fmt)
+            assert isinstance(output, bytes)
+            chunks: Iterator[bytes] = iter((output,))
+        else:
+            read_session(client)
+            sql, parameters = report.statement(values)
+            chunks = stream_statement(client, sql, parameters, fmt)
+        first = next(chunks, b"")  # a failed query writes nothing, not even an empty -o file
+        with opened_output(args.output) as out:
+            out.write(first)
+            for chunk in chunks:
+                out.write(chunk)
+        hint_if_unknown(values, partial(local_count, client))
     finally:
         client.close()
-    assert isinstance(output, bytes)
-    sys.stdout.buffer.write(output)
-    sys.stdout.flush()
     return 0
+
+
+def hint_if_unknown(values: Values, count: Callable[[str, dict[str, Any]], int]) -> None:
+    """One line on stderr when the report's target is nowhere in the index (crawler/reports/
+    unknown.py): its empty output is then no answer about it."""
+    known = known_query(values)
+    if known is not None and not count(known[0], known[1]):
+        print(unknown_hint(known[2]), file=sys.stderr)
+
+
+def local_count(client: Client, sql: str, params: dict[str, Any]) -> int:
+    return int(client.query(sql, parameters=params).result_rows[0][0])
+
+
+def owner_count(owner: OwnerClient, sql: str, params: dict[str, Any]) -> int:
+    out = io.BytesIO()
+    owner.sql(sql, "TSV", wire_params(sql, params), out)
+    return int(out.getvalue() or 0)
+
+
+def text_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as text for a query string: flags given as 1, those not given left out."""
+    return {k: ("1" if v is True else v) for k, v in params.items() if v not in (None, False, [])}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.utils.misc import load_object
 
+from crawler.frontier.bloom import Dedupe
 from crawler.frontier.connection import connect
 from crawler.frontier.frontier import Entry, Frontier, fingerprint
 
@@ -31,6 +32,12 @@ def build_frontier(settings: BaseSettings) -> Frontier:
         max_pages=settings.getint("LINKGRAPH_MAX_PAGES"),
         max_pages_per_host=settings.getint("LINKGRAPH_MAX_PAGES_PER_HOST"),
         priority=load_object(settings["LINKGRAPH_PRIORITY"]),
+        partitions=settings.getint("LINKGRAPH_FRONTIER_PARTITIONS"),
+        dedupe=Dedupe(
+            settings["LINKGRAPH_DEDUPE"],
+            settings.getint("LINKGRAPH_BLOOM_CAPACITY"),
+            settings.getfloat("LINKGRAPH_BLOOM_ERROR_RATE"),
+        ),
     )
 
 

@@ -8,6 +8,9 @@ and every client of the process reconnects to it. The outage is counted per proc
 from its first failed call, not per call, so a process whose server stays away gives up after
 the timeout however many calls it makes; from then on every call to that server fails at once
 with RedisUnreachable, and the process ends with that one line (crawler/cli/main.py).
+
+A node of a Redis Cluster or Valkey Cluster gets a cluster client (cluster.py) instead, found
+from the server itself; its failovers count as outages of the URL it was given.
 """
 
 from __future__ import annotations
@@ -17,15 +20,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError, ConnectionError, TimeoutError
+from redis.exceptions import (
+    BusyLoadingError,
+    ConnectionError,
+    NoPermissionError,
+    RedisClusterException,
+    TimeoutError,
+)
 from redis.retry import Retry
 
 from crawler import settings as defaults
 from crawler.errors import UsageError
+from crawler.frontier.cluster import CLUSTER_TRANSIENT, OutageCluster, transient
 from crawler.jobspec import hide_password
 
 T = TypeVar("T")
@@ -101,11 +111,14 @@ def outage_of(url: str) -> Outage:
 class OutageRetry(Retry):
     """Retry while the server's outage is shorter than `timeout`; then fail, at once."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(
+        self, url: str, timeout: float, errors: tuple[type[Exception], ...] = RETRYABLE
+    ) -> None:
         super().__init__(ExponentialBackoff(cap=1.0, base=0.05), retries=1 << 30,
-                         supported_errors=RETRYABLE)  # fmt: skip
+                         supported_errors=errors)  # fmt: skip
         self.url = url
         self.timeout = timeout
+        self.errors = errors
 
     def call_with_retry(
         self,
@@ -122,7 +135,7 @@ class OutageRetry(Retry):
         while True:
             try:
                 result = do()
-            except RETRYABLE as error:
+            except self.errors as error:
                 if is_retryable and not is_retryable(error):
                     raise
                 failures += 1
@@ -161,24 +174,52 @@ def connect(
 ) -> redis.Redis:
     """A client for `url` (redis:// or rediss://) that waits up to `timeout` seconds for an
     unreachable server (see the module's doc); with `check`, ping it once so a wrong URL fails
-    at start with one line instead of mid-crawl."""
+    at start with one line instead of mid-crawl. A node of a Redis Cluster or Valkey Cluster
+    (`cluster_enabled:1`) gets a cluster client (cluster.py), which finds the other nodes."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": min(CONNECT_TIMEOUT, timeout),
+        "socket_timeout": min(SOCKET_TIMEOUT, max(timeout, 1.0)),
+    }
     try:
         client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=min(CONNECT_TIMEOUT, timeout),
-            socket_timeout=min(SOCKET_TIMEOUT, max(timeout, 1.0)),
-            health_check_interval=30,
-            retry=OutageRetry(url, timeout),
-            retry_on_error=list(RETRYABLE),
-        )
+            url, health_check_interval=30, retry=OutageRetry(url, timeout),
+            retry_on_error=list(RETRYABLE), **options,
+        )  # fmt: skip
     except ValueError as exc:
         raise UsageError(f"bad Redis URL {hide_password(url)!r}: {exc}") from None
     if check:
         try:
             redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT).ping()
+        except redis.ResponseError as exc:  # it answers, but not to this URL (a database)
+            raise UsageError(f"cannot use Redis at {hide_password(url)}: {exc}") from None
         except redis.RedisError as exc:
             raise UsageError(
                 f"cannot reach Redis at {hide_password(url)}: {exc} (start it, fix --redis, or "
                 "omit --redis to use the embedded server)"
             ) from None
-    return client
+    if not _cluster_enabled(client, url):
+        return client
+    client.close()
+    outage = OutageRetry(url, timeout, RETRYABLE + CLUSTER_TRANSIENT)
+    try:
+        cluster = outage.call_with_retry(
+            lambda: OutageCluster.from_url(url, outage=outage, **options),
+            lambda *_: None,
+            is_retryable=transient,
+        )
+    except RedisClusterException as exc:  # e.g. a database other than 0 in the URL
+        raise UsageError(f"cannot use Redis at {hide_password(url)}: {exc}") from None
+    # The frontier only calls commands that both clients have, on keys of one hash slot.
+    return cast(redis.Redis, cluster)
+
+
+def _cluster_enabled(client: redis.Redis, url: str) -> bool:
+    """Whether the server is a node of a cluster (a server that hides INFO is taken for a
+    standalone one)."""
+    try:
+        info = cast("dict[str, Any]", client.info("cluster"))
+    except NoPermissionError:
+        return False
+    except redis.ResponseError as exc:  # it answers, but not to this URL (a database)
+        raise UsageError(f"cannot use Redis at {hide_password(url)}: {exc}") from None
+    return str(info.get("cluster_enabled", 0)) == "1"

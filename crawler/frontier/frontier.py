@@ -6,19 +6,19 @@ cost of discovering 100 links on a page is one call, not 100.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
 
 from crawler import settings as defaults
-from crawler.frontier import scripts
+from crawler.frontier import bloom, scripts
 from crawler.frontier.keys import JOBS_KEY, JobKeys
+from crawler.frontier.partitions import Partition, Partitions, saved_count
 from crawler.frontier.priority import by_depth
 from crawler.urls import host_of
 
@@ -30,6 +30,13 @@ WORKER_TIMEOUT = 15.0
 POISON_AFTER = 3
 # Entries per script call where a caller may pass thousands: a Lua call holds the whole server.
 CALL_CHUNK = 1000
+# Pages of the job's page budget a partition is granted at a time (P > 1 with max_pages): few
+# round trips to the job's counter, and what a partition does not use is given back.
+BUDGET_CHUNK = 16
+# The tally of a page acknowledged without one (see `ack`): not counted in the job's figures.
+NO_TALLY: tuple[str | int, ...] = ("", 0, 0, "", "", 0, 0)
+# One script call on one partition's keys, to be sent in a pipeline with others.
+Call = tuple[Partition, scripts.Script, Sequence[Any]]
 
 
 def fingerprint(url: str) -> str:
@@ -76,56 +83,164 @@ class Frontier:
         max_pages: int = 0,
         max_pages_per_host: int = 0,
         priority: Callable[[str, int], int] = by_depth,
+        partitions: int | None = None,  # None: as the job was created with (its saved spec)
+        dedupe: bloom.Dedupe | None = None,  # None: as the job was created with, likewise
     ) -> None:
         self.client = client
         self.job = job
-        self.keys = JobKeys(job)
+        self.keys = JobKeys(job)  # the job's own tag (job-wide keys); P = 1: its one partition
+        if partitions is None:
+            partitions = saved_count(client, self.keys)
+        self.partitions = Partitions(client, self.keys, partitions)
+        self._job = Partition(client, self.keys)
         self.delay = delay
         self.lease_seconds = lease_seconds
         self.max_pages = max_pages
         self.max_pages_per_host = max_pages_per_host
         self.priority = priority
-        self._add = self._register(scripts.ADD)
-        self._pop = self._register(scripts.POP)
-        self._release = self._register(scripts.RELEASE)
-        self._retry = self._register(scripts.RETRY)
-        self._return = self._register(scripts.RETURN_LEASES)
-        self._ack = self._register(scripts.ACK)
-        self._renew = self._register(scripts.RENEW)
-        self._claim = self._register(scripts.CLAIM)
-        self._return_lost = self._register(scripts.RETURN_LOST)
-        self._take_poisoned = self._register(scripts.TAKE_POISONED)
-        self._mark_done = self._register(scripts.MARK_DONE)
+        self.dedupe = bloom.Dedupe.saved(client, self.keys) if dedupe is None else dedupe
+        self._add = scripts.ADD
+        self._filters: list[bloom.BloomGeometry] = []  # per partition, as the job was created
+        if self.dedupe.bloom:
+            d = self.dedupe
+            wanted = bloom.BloomGeometry.sized(d.capacity, d.error_rate, self.partitions.count)
+            self._filters = bloom.size(client, [p.keys for p in self.partitions.all], wanted)
+            self._add = scripts.ADD_BLOOM
         client.sadd(JOBS_KEY, job)
+        if self.partitions.count > 1 and max_pages > 0:
+            self._settle()
 
-    def _register(self, script: scripts.Script) -> Callable[..., Any]:
-        """The script bound to this job's keys, as it declares them: call it with `args=`."""
-        keys = [getattr(self.keys, name) for name in script.keys]
-        return functools.partial(self.client.register_script(script.lua), keys)
+    def _settle(self) -> None:
+        """Count in the job's page budget what its partitions popped without one (a job
+        resumed with a page limit), before this process pops. (Only then, a process granting
+        pages while another, just started, is counting them may grant up to those too many.)"""
+        calls: list[tuple[Partition, list[Any]]] = [(p, []) for p in self.partitions.all]
+        popped = sum(int(n) for _, n in self.partitions.call_each(scripts.SETTLE, calls))
+        if popped:
+            self.client.incrby(self.keys.budget, popped)
+
+    def keys_for(self, host: str) -> JobKeys:
+        """The keys of the partition holding `host` (P = 1: the job's own)."""
+        return self.partitions.of_host(host).keys
 
     # -- writing -------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[str, int]]) -> int:
-        """Queue each (canonical url, depth) not seen before in this job; returns how many."""
-        argv: list[str | float | int] = [
-            self.keys.queue_prefix,
-            time.time(),
-            self.max_pages_per_host,
-        ]
-        for url, depth in items:
-            argv += (host_of(url), Entry.new(url, depth).dumps(), self.priority(url, depth))
-        if len(argv) == 3:
+        """Queue each (canonical url, depth) not seen before in this job; returns how many.
+        One script call per partition the URLs' hosts fall in, all in one round trip."""
+        calls = [(partition, args) for partition, _, args in self.add_calls(items)]
+        if not calls:
             return 0
-        return int(self._add(args=argv))
+        return sum(int(added) for _, added in self.partitions.call_each(self._add, calls))
+
+    def add_calls(self, items: Iterable[tuple[str, int]]) -> list[Call]:
+        """The script calls `add` makes (one per partition), to send with others (`pop_after`)."""
+        triples = []
+        for url, depth in items:
+            host = host_of(url)
+            triples.append((host, (host, Entry.new(url, depth).dumps(), self.priority(url, depth))))
+        now = time.time()
+        return [
+            (partition, self._add,
+             [now, self.max_pages_per_host, *(v for triple in group for v in triple)])
+            for partition, group in self.partitions.by_host(triples).items()
+        ]  # fmt: skip
 
     def pop(self, count: int = 1, worker: str = "") -> Popped:
         """Lease up to `count` entries, each from a different host that is due now, to `worker`
-        (its leases go back when its heartbeat lapses; "" = only when they run out)."""
+        (its leases go back when its heartbeat lapses; "" = only when they run out). With
+        P > 1 the partitions are tried in turn, each call starting one further."""
+        return self._pop_in(self.partitions.in_turn(), count, worker, time.time())
+
+    def release_and_pop(
+        self,
+        host: str,
+        count: int = 1,
+        worker: str = "",
+        *,
+        backoff: float = 0.0,
+        failed: bool = False,
+        park_after: int = 0,
+        park_seconds: float = 60.0,
+        latency: float = 0.0,
+    ) -> tuple[int, Popped]:
+        """`release` then `pop`, in one round trip: a worker's finished request and its next.
+        Returns the host's consecutive failures, and what was popped."""
+        args = [host, time.time(), self.delay, backoff, int(failed), park_after, park_seconds,
+                latency]  # fmt: skip
+        (failures,), popped = self.pop_after([(self.partitions.of_host(host), scripts.RELEASE,
+                                               args)], count, worker)  # fmt: skip
+        return int(failures), popped
+
+    def pop_after(self, calls: Sequence[Call], count: int, worker: str) -> tuple[list[Any], Popped]:
+        """Run `calls` in their order, then `pop` (none when `count` is 0), in one round trip:
+        a worker's releases, adds and acknowledgements sent with its next pop. Returns the
+        calls' replies, and what was popped."""
         now = time.time()
-        args = [self.keys.queue_prefix, now, self.lease_seconds, self.max_pages, count, worker]
-        raw = self._pop(args=args)
-        if raw and raw[-1][:1] == b"@":
-            return Popped([], float(raw[-1][1:]))
-        return Popped([Entry.loads(r) for r in raw], None)
+        turn = self.partitions.in_turn()
+        pipe = self.client.pipeline(transaction=False)
+        for partition, script, args in calls:
+            partition.call(script, args, client=pipe)
+        if count > 0:
+            turn[0].call(scripts.POP, self._pop_args(count, worker, now), client=pipe)
+        replies = pipe.execute() if calls or count > 0 else []
+        if count <= 0:
+            return replies, Popped([], None)
+        return replies[:-1], self._pop_in(turn, count, worker, now, replies[-1])
+
+    def _pop_in(
+        self,
+        turn: list[Partition],
+        count: int,
+        worker: str,
+        now: float,
+        first: list[bytes] | None = None,
+    ) -> Popped:
+        """Pop from the partitions in `turn`'s order until `count` are leased; `first`: the
+        first partition's POP reply, when it came with another call."""
+        entries: list[Entry] = []
+        next_due: float | None = None
+        for partition in turn:
+            want = count - len(entries)
+            if first is None:
+                first = partition.call(scripts.POP, self._pop_args(want, worker, now))
+            got, due = self._took(partition, first, want, worker, now)
+            first = None
+            entries += got
+            if due is not None and (next_due is None or due < next_due):
+                next_due = due
+            if len(entries) >= count:
+                break
+        return Popped(entries, None if entries else next_due)
+
+    def _pop_args(self, want: int, worker: str, now: float) -> list[Any]:
+        budgeted = self.partitions.count > 1 and self.max_pages > 0
+        return [now, self.lease_seconds, self.max_pages, want, worker, int(budgeted)]
+
+    def _took(
+        self, partition: Partition, raw: list[bytes], want: int, worker: str, now: float
+    ) -> tuple[list[Entry], float | None]:
+        """What one partition's POP leased; with P > 1 and a page budget, its grant settled:
+        more when it spent it ('!'), what it gave back ('+n') returned to the job's counter."""
+        entries = [Entry.loads(r) for r in raw if r[:1] == b"["]
+        due = next((float(r[1:]) for r in raw if r[:1] == b"@"), None)
+        for marker in raw:
+            if marker[:1] == b"+":
+                self.client.decrby(self.keys.budget, int(marker[1:]))
+        if b"!" in raw and self._grant(partition, max(want - len(entries), BUDGET_CHUNK)):
+            more = want - len(entries)
+            again = partition.call(scripts.POP, self._pop_args(more, worker, now))
+            got, due = self._took(partition, again, more, worker, now)
+            entries += got
+        self.partitions.leased(partition, (e.fp for e in entries))
+        return entries, due
+
+    def _grant(self, partition: Partition, pages: int) -> int:
+        """Grant `partition` up to `pages` more of the job's page budget; returns how many."""
+        args = [self.max_pages, pages, self.partitions.count]
+        granted = int(self._job.call(scripts.RESERVE, args))
+        if granted:
+            self.client.hincrby(partition.keys.stats, "granted", granted)
+        return granted
 
     def release(
         self,
@@ -135,27 +250,30 @@ class Frontier:
         failed: bool = False,
         park_after: int = 0,
         park_seconds: float = 60.0,
+        latency: float = 0.0,
     ) -> int:
-        """The host's request is finished: its next one is due after the larger of its delay
-        and `backoff`. Returns the host's consecutive failures (parked from `park_after` on)."""
+        """The host's request is finished (its response took `latency` seconds; 0: none): its
+        next one is due after the larger of its delay and `backoff`. Returns the host's
+        consecutive failures (parked from `park_after` on)."""
         return int(
-            self._release(
-                args=[self.keys.queue_prefix, host, time.time(), self.delay, backoff, int(failed),
-                      park_after, park_seconds]
+            self.partitions.of_host(host).call(
+                scripts.RELEASE,
+                [host, time.time(), self.delay, backoff, int(failed), park_after, park_seconds,
+                 latency],
             )
         )  # fmt: skip
 
     def retry(self, entry: Entry, wait: float) -> int:
         """Put a leased entry back first in its host queue, due after `wait`; returns how often
         it has been retried (-1: it was not leased any more)."""
-        args: list[str | float] = [
-            self.keys.queue_prefix,
-            time.time(),
-            entry.fp,
-            host_of(entry.url),
-            wait,
-        ]
-        return int(self._retry(args=args))
+        host = host_of(entry.url)
+        args = [time.time(), entry.fp, host, wait]
+        return int(self.partitions.of_host(host).call(scripts.RETRY, args))
+
+    def retries(self, entry: Entry) -> int:
+        """How often the entry's fetch was retried so far."""
+        keys = self.keys_for(host_of(entry.url))
+        return int(self.client.hget(keys.retries, entry.fp) or 0)
 
     def drop_host(self, host: str, reason: str) -> None:
         self.client.hset(self.keys.dropped, host, reason)
@@ -164,15 +282,31 @@ class Frontier:
         raw: dict[bytes, bytes] = self.client.hgetall(self.keys.dropped)  # type: ignore[assignment]
         return {k.decode(): v.decode() for k, v in raw.items()}
 
-    def ack(self, fingerprints: Iterable[str], failed: Collection[str] = ()) -> int:
+    def ack(
+        self,
+        fingerprints: Iterable[str],
+        failed: Collection[str] = (),
+        tallies: Sequence[Sequence[str | int]] = (),
+    ) -> int:
         """These entries' pages are recorded (those in `failed` without a response): their
-        leases end. Returns how many were still leased; only those are counted as recorded, so
+        leases end, and each page's tally (crawler/jobstats.py, in the same order) is counted
+        in the job's figures. Returns how many were still leased; only those are counted, so
         acknowledging a batch again (a retry, a replay) counts nothing twice."""
-        argv: list[str] = [self.keys.queue_prefix]
         without_response = set(failed)
-        for fp in fingerprints:
-            argv += (fp, "1" if fp in without_response else "0")
-        return int(self._ack(args=argv)) if len(argv) > 1 else 0
+        fps = list(fingerprints)
+        if not fps:
+            return 0
+        tally_of = {fp: tallies[i] if i < len(tallies) else NO_TALLY for i, fp in enumerate(fps)}
+        calls = []
+        for partition, group in self.partitions.by_fingerprint(fps).items():
+            argv: list[str | int] = []
+            for fp in group:
+                argv += (fp, "1" if fp in without_response else "0")
+                argv += tally_of[fp]
+            calls.append((partition, argv))
+        recorded = sum(int(n) for _, n in self.partitions.call_each(scripts.ACK, calls))
+        self.partitions.ended(fps)
+        return recorded
 
     def renew(
         self,
@@ -185,27 +319,33 @@ class Frontier:
         at `now`, so no reaper hands them out again; those in `renewed` were renewed by it at
         `renewed_at`. Returns the fingerprints that are not its own any more: recorded,
         returned, or handed out again since."""
-        gone: list[str] = []
         fps = list(fingerprints)
         known = set(renewed)
-        for start in range(0, len(fps), CALL_CHUNK):
-            argv: list[str | float] = [self.keys.queue_prefix, now, renewed_at]
-            for fp in fps[start : start + CALL_CHUNK]:
-                argv += (fp, "1" if fp in known else "0")
-            gone += (fp.decode() for fp in self._renew(args=argv))
-        return gone
+        kept: set[str] = set()  # a page sent to every partition is kept by at most one
+        for partition, group in self.partitions.by_fingerprint(fps).items():
+            for start in range(0, len(group), CALL_CHUNK):
+                chunk = group[start : start + CALL_CHUNK]
+                argv: list[str | float] = [now, renewed_at]
+                for fp in chunk:
+                    argv += (fp, "1" if fp in known else "0")
+                gone = {fp.decode() for fp in partition.call(scripts.RENEW, argv)}
+                kept.update(fp for fp in chunk if fp not in gone)
+        return [fp for fp in fps if fp not in kept]
 
     def claim(self, entries: Iterable[Entry], before: float) -> set[str]:
         """Take back the leases of entries whose rows a restarted process found in its spool:
         those leased (or renewed) no later than `before`, or returned and still queued. Returns
         their fingerprints; the others are recorded already or being fetched by someone else."""
         claimed: set[str] = set()
-        items = list(entries)
-        for start in range(0, len(items), CALL_CHUNK):
-            argv: list[str | float] = [self.keys.queue_prefix, time.time(), before]
-            for entry in items[start : start + CALL_CHUNK]:
-                argv += (entry.fp, host_of(entry.url), entry.dumps())
-            claimed.update(fp.decode() for fp in self._claim(args=argv))
+        groups = self.partitions.by_host((host_of(e.url), e) for e in entries)
+        for partition, items in groups.items():
+            for start in range(0, len(items), CALL_CHUNK):
+                argv: list[str | float] = [time.time(), before]
+                for entry in items[start : start + CALL_CHUNK]:
+                    argv += (entry.fp, host_of(entry.url), entry.dumps())
+                taken = {fp.decode() for fp in partition.call(scripts.CLAIM, argv)}
+                self.partitions.leased(partition, taken)
+                claimed |= taken
         return claimed
 
     def return_leases(self, entries: Iterable[Entry] | None = None) -> int:
@@ -213,27 +353,47 @@ class Frontier:
         worker is alive; those whose worker died (its heartbeat lapsed) count as lost."""
         lost = 0
         if entries is None:
-            lost = self._return_lost_leases(time.time() - WORKER_TIMEOUT, 0.0)
-            entries = [Entry.loads(raw) for raw in self.client.hvals(self.keys.leases)]
-        argv: list[str | float] = [self.keys.queue_prefix, time.time()]
-        for entry in entries:
-            argv += (entry.fp, host_of(entry.url))
-        return lost + (int(self._return(args=argv)) if len(argv) > 2 else 0)
+            for partition in self.partitions.all:
+                lost += self._return_lost_leases(partition, time.time() - WORKER_TIMEOUT, 0.0)
+            entries = self.leased_entries()
+        now = time.time()
+        calls = [
+            (partition, [now, *(v for entry in group for v in (entry.fp, host_of(entry.url)))])
+            for partition, group in self.partitions.by_host(
+                (host_of(e.url), e) for e in entries
+            ).items()
+        ]
+        returned = self.partitions.call_each(scripts.RETURN_LEASES, calls) if calls else []
+        return lost + sum(int(n) for _, n in returned)
+
+    def leased_entries(self) -> list[Entry]:
+        """Every entry leased now, in every partition."""
+        pipe = self.client.pipeline(transaction=False)
+        for partition in self.partitions.all:
+            pipe.hvals(partition.keys.leases)
+        return [Entry.loads(raw) for values in pipe.execute() for raw in values]
 
     def reap(self) -> int:
         """Return the lost leases: those of workers whose heartbeat lapsed (they died), and
         those older than the lease time (a live worker hung). Returns how many."""
         now = time.time()
-        return self._return_lost_leases(now - WORKER_TIMEOUT, now - self.lease_seconds)
+        lapsed_before, expired_before = now - WORKER_TIMEOUT, now - self.lease_seconds
+        return sum(
+            self._return_lost_leases(partition, lapsed_before, expired_before)
+            for partition in self.partitions.all
+        )
 
-    def _return_lost_leases(self, lapsed_before: float, expired_before: float) -> int:
+    def _return_lost_leases(
+        self, partition: Partition, lapsed_before: float, expired_before: float
+    ) -> int:
+        keys = partition.keys
         pipe = self.client.pipeline(transaction=False)
-        pipe.zrangebyscore(self.keys.workers, "-inf", f"({lapsed_before}")
-        pipe.zrangebyscore(self.keys.lease_times, "-inf", f"({expired_before}")
+        pipe.zrangebyscore(keys.workers, "-inf", f"({lapsed_before}")
+        pipe.zrangebyscore(keys.lease_times, "-inf", f"({expired_before}")
         lapsed, expired = pipe.execute()
         candidates = set(expired)
         if lapsed:
-            owners = cast("dict[bytes, bytes]", self.client.hgetall(self.keys.lease_owners))
+            owners = cast("dict[bytes, bytes]", self.client.hgetall(keys.lease_owners))
             dead = set(lapsed)
             # an owner is "<worker>" or "<worker> done" (see mark_done)
             candidates.update(fp for fp, owner in owners.items() if owner.split()[0] in dead)
@@ -241,74 +401,125 @@ class Frontier:
         fps = list(candidates)
         for start in range(0, len(fps), CALL_CHUNK):
             chunk = fps[start : start + CALL_CHUNK]
-            raws = self.client.hmget(self.keys.leases, chunk)
-            argv: list[str | float] = [self.keys.queue_prefix, time.time(), lapsed_before,
-                                       expired_before, POISON_AFTER]  # fmt: skip
+            raws = self.client.hmget(keys.leases, chunk)
+            argv: list[str | float] = [time.time(), lapsed_before, expired_before, POISON_AFTER]
             for fp, raw in zip(chunk, raws, strict=True):
                 if raw:
                     argv += (fp, host_of(Entry.loads(raw).url))
-            if len(argv) > 5:
-                returned += int(self._return_lost(args=argv)[0])
+            if len(argv) > 4:
+                returned += int(partition.call(scripts.RETURN_LOST, argv)[0])
         if lapsed:  # their leases are back: forget them (one that beat again meanwhile stays)
-            self.client.zremrangebyscore(self.keys.workers, "-inf", f"({lapsed_before}")
+            self.client.zremrangebyscore(keys.workers, "-inf", f"({lapsed_before}")
         return returned
 
     def mark_done(self, worker: str, fingerprints: Iterable[str]) -> int:
         """`worker` has fetched and parsed these pages (their rows wait for the index): should
         it die now, their leases go back but do not count against the pages."""
-        args = [self.keys.queue_prefix, worker, *fingerprints]
-        return int(self._mark_done(args=args)) if len(args) > 2 else 0
+        fps = list(fingerprints)
+        if not fps:
+            return 0
+        calls = [(p, [worker, *group]) for p, group in self.partitions.by_fingerprint(fps).items()]
+        return sum(int(n) for _, n in self.partitions.call_each(scripts.MARK_DONE, calls))
+
+    def disown(self, fingerprints: Iterable[str]) -> None:
+        """These leases lose their owner: a dead owner's reaper leaves them alone (their rows
+        are handed over); only their renewals and the lease deadline apply."""
+        pipe = self.client.pipeline(transaction=False)
+        for partition, group in self.partitions.by_fingerprint(fingerprints).items():
+            pipe.hdel(partition.keys.lease_owners, *group)
+        pipe.execute()
 
     def take_poisoned(self, worker: str, count: int) -> list[tuple[Entry, int]]:
         """Lease up to `count` poisoned entries to `worker`, to be recorded, not fetched; each
         with how often its lease was lost."""
-        raw = self._take_poisoned(args=[self.keys.queue_prefix, time.time(), worker, count])
-        return [(Entry.loads(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
+        partitions = self.partitions.all
+        if len(partitions) > 1:  # only those with poison: one round trip to learn which
+            pipe = self.client.pipeline(transaction=False)
+            for partition in partitions:
+                pipe.hlen(partition.keys.poisoned)
+            partitions = [p for p, n in zip(partitions, pipe.execute(), strict=True) if n]
+        taken: list[tuple[Entry, int]] = []
+        for partition in partitions:
+            raw = partition.call(scripts.TAKE_POISONED, [time.time(), worker, count - len(taken)])
+            got = [(Entry.loads(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
+            self.partitions.leased(partition, (entry.fp for entry, _ in got))
+            taken += got
+            if len(taken) >= count:
+                break
+        return taken
 
     def heartbeat(self, worker: str) -> int:
         """Record that `worker` is alive; returns how many other workers were seen lately.
         Workers whose heartbeat lapsed stay listed until `reap` has returned their leases."""
         now = time.time()
         pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(self.keys.workers, {worker: now})
-        pipe.zcount(self.keys.workers, now - WORKER_TIMEOUT, "+inf")
+        for partition in self.partitions.all:  # each partition's scripts read their own copy
+            pipe.zadd(partition.keys.workers, {worker: now})
+        pipe.zcount(self.partitions.all[0].keys.workers, now - WORKER_TIMEOUT, "+inf")
         return int(pipe.execute()[-1]) - 1
 
     def live_workers(self) -> int:
-        return int(self.client.zcount(self.keys.workers, time.time() - WORKER_TIMEOUT, "+inf"))
+        workers = self.partitions.all[0].keys.workers  # every partition has the same beats
+        return int(self.client.zcount(workers, time.time() - WORKER_TIMEOUT, "+inf"))
 
     def leave(self, worker: str) -> None:
-        self.client.zrem(self.keys.workers, worker)
+        pipe = self.client.pipeline(transaction=False)
+        for partition in self.partitions.all:
+            pipe.zrem(partition.keys.workers, worker)
+        pipe.execute()
 
     def set_host_delay(self, host: str, seconds: float) -> None:
-        self.client.hset(self.keys.delay, host, seconds)
+        self.client.hset(self.keys_for(host).delay, host, seconds)
 
     # -- reading -------------------------------------------------------------------------------
     def is_seen(self, url: str) -> bool:
-        return bool(self.client.sismember(self.keys.seen, fingerprint(url)))
+        partition = self.partitions.of_host(host_of(url))
+        if self._filters:  # may be a false positive
+            geometry = self._filters[partition.index]
+            return bloom.contains(self.client, partition.keys, geometry, fingerprint(url))
+        return bool(self.client.sismember(partition.keys.seen, fingerprint(url)))
 
     def queued(self) -> int:
-        return int(self.client.hget(self.keys.stats, "queued") or 0)
+        return self._summed(lambda keys, pipe: pipe.hget(keys.stats, "queued"))[0]
+
+    def _summed(self, *reads: Callable[[JobKeys, Any], Any]) -> list[int]:
+        """Each read (of one partition's keys, queued on a pipeline), summed over partitions."""
+        pipe = self.client.pipeline(transaction=False)
+        for partition in self.partitions.all:
+            for read in reads:
+                read(partition.keys, pipe)
+        values = pipe.execute()
+        return [sum(int(v or 0) for v in values[i :: len(reads)]) for i in range(len(reads))]
 
     def has_work(self) -> bool:
         """Something is queued or still in flight somewhere (its page may add links), and the
         page budget is not spent."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hget(self.keys.stats, "queued")
-        pipe.hget(self.keys.stats, "popped")
-        pipe.hlen(self.keys.leases)
-        queued, popped, leased = (int(v or 0) for v in pipe.execute())
+        queued, popped, leased = self._summed(
+            lambda keys, pipe: pipe.hget(keys.stats, "queued"),
+            lambda keys, pipe: pipe.hget(keys.stats, "popped"),
+            lambda keys, pipe: pipe.hlen(keys.leases),
+        )
         if self.max_pages and popped >= self.max_pages:
             return False
         return queued > 0 or leased > 0
 
     def stats(self) -> dict[str, int]:
+        """The counters of `JobKeys.stats` and the sizes of leases, due and seen, summed over
+        the partitions."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(self.keys.stats)
-        pipe.hlen(self.keys.leases)
-        pipe.zcard(self.keys.due)
-        pipe.scard(self.keys.seen)
-        counters, leased, hosts, seen = pipe.execute()
-        out = {k.decode(): int(v) for k, v in counters.items()}
-        out.update(leased=int(leased), hosts_queued=int(hosts), seen=int(seen))
+        for partition in self.partitions.all:
+            keys = partition.keys
+            pipe.hgetall(keys.stats)
+            pipe.hlen(keys.leases)
+            pipe.zcard(keys.due)
+            pipe.scard(keys.seen)
+        values = pipe.execute()
+        out: dict[str, int] = {}
+        for i in range(0, len(values), 4):
+            counters, leased, hosts, seen = values[i : i + 4]
+            sizes = {b"leased": leased, b"hosts_queued": hosts, b"seen": seen}
+            for name, value in [*counters.items(), *sizes.items()]:
+                out[name.decode()] = out.get(name.decode(), 0) + int(value)
+        if self._filters:  # a Bloom filter cannot count its URLs: those it let in, then
+            out["seen"] = out.get("enqueued", 0)
         return out

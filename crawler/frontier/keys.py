@@ -4,10 +4,19 @@ Every key of a job carries the job name in a hash tag (`{job}`), so that on Redi
 job's keys live in one slot and the frontier's Lua scripts may touch them together. The scripts
 (scripts.py) name no key themselves: each is given the keys it declares as KEYS[], and builds the
 per-host queue keys from `queue_prefix`.
+
+A job may split its frontier into P partitions, fixed when it is created
+(LINKGRAPH_FRONTIER_PARTITIONS), so that one job spreads over P slots. Partition p has its own tag
+`{job:p}` and holds every per-host key of the hosts whose `partition_of` is p (their queues,
+seen fingerprints, due times, delays, failures and leases), so dedupe and politeness stay exact
+within one slot. What is job-wide stays on the job's own tag: config, rows, robots, sitemaps,
+sitemap_hosts, dropped and budget. With P = 1 the one partition is the job's own tag: the keys
+are those of a job made before partitions existed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 PREFIX = "lg"
@@ -15,17 +24,38 @@ PREFIX = "lg"
 JOBS_KEY = f"{PREFIX}:jobs"
 
 
+def partition_of(host: str, partitions: int) -> int:
+    """The partition holding `host`: a hash that every process computes alike (Python's hash()
+    differs per process), and well mixed (crc32 mod 4 puts a.com ... g.com in one partition)."""
+    if partitions <= 1:
+        return 0
+    digest = hashlib.blake2b(host.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % partitions
+
+
 @dataclass(frozen=True, slots=True)
 class JobKeys:
     job: str
+    partition: int | None = None  # None: the job's own tag, which is also the only partition
 
     def _key(self, name: str) -> str:
         return self.base + name
 
     @property
+    def tag(self) -> str:
+        """The hash tag: `job`, or `job:p` for partition p of a partitioned job."""
+        return self.job if self.partition is None else f"{self.job}:{self.partition}"
+
+    @property
     def base(self) -> str:
-        """Prefix of every key of the job (scrapy-redis is given it as its queue key)."""
-        return f"{PREFIX}:{{{self.job}}}:"
+        """Prefix of every key under this tag (scrapy-redis is given the job's as its queue key)."""
+        return f"{PREFIX}:{{{self.tag}}}:"
+
+    def partitions(self, count: int) -> list[JobKeys]:
+        """The keys of each of the job's `count` partitions; one: the job's own keys."""
+        if count <= 1:
+            return [JobKeys(self.job)]
+        return [JobKeys(self.job, p) for p in range(count)]
 
     @property
     def queue_prefix(self) -> str:
@@ -37,6 +67,12 @@ class JobKeys:
     def seen(self) -> str:
         """Set of 8-byte fingerprints of every URL ever enqueued."""
         return self._key("seen")
+
+    @property
+    def bloom(self) -> str:
+        """Hash: the geometry of the Bloom filter a job of LINKGRAPH_DEDUPE = "bloom" keeps
+        instead of `seen`, whose bits are in the strings `<bloom>:<piece>` (bloom.py)."""
+        return self._key("bloom")
 
     @property
     def due(self) -> str:
@@ -83,7 +119,8 @@ class JobKeys:
     @property
     def workers(self) -> str:
         """Sorted set: worker id -> last heartbeat (unix time). A worker that stops leaves it;
-        one whose heartbeat lapsed stays until its leases are returned."""
+        one whose heartbeat lapsed stays until its leases are returned. Each partition has its
+        own copy, which every heartbeat writes, so its scripts see the beats in their slot."""
         return self._key("workers")
 
     @property
@@ -119,8 +156,42 @@ class JobKeys:
     @property
     def stats(self) -> str:
         """Hash of counters: queued, popped, enqueued, recorded, failed, retried, and arrivals
-        (the sequence that keeps equal priorities first come, first served)."""
+        (the sequence that keeps equal priorities first come, first served); per partition,
+        and with P > 1 and a page budget, granted (its share of `budget`, see POP)."""
         return self._key("stats")
+
+    @property
+    def budget(self) -> str:
+        """String (job-wide, P > 1 with a page budget): pages of LINKGRAPH_MAX_PAGES granted to
+        the partitions so far; a partition with nothing left to pop gives its rest back."""
+        return self._key("budget")
+
+    @property
+    def figures(self) -> str:
+        """Hash of the job's page figures (crawler/jobstats.py), counted by ACK as a page's row
+        is stored, so a batch acknowledged again counts nothing twice: pages, links, bytes,
+        robots_refused, `status:<class>` (2xx ... 5xx, none) and `error:<class>`."""
+        return self._key("figures")
+
+    @property
+    def host_pages(self) -> str:
+        """Sorted set: host -> its pages recorded (counted with `figures`)."""
+        return self._key("host_pages")
+
+    @property
+    def host_failures(self) -> str:
+        """Sorted set: host -> its pages recorded with a fetch error or a 5xx (with `figures`)."""
+        return self._key("host_failures")
+
+    @property
+    def host_seconds(self) -> str:
+        """Hash: host -> seconds its responses took to arrive, summed (counted at RELEASE)."""
+        return self._key("host_seconds")
+
+    @property
+    def host_fetches(self) -> str:
+        """Hash: host -> responses timed in `host_seconds`."""
+        return self._key("host_fetches")
 
     @property
     def sitemaps(self) -> str:
@@ -134,7 +205,9 @@ class JobKeys:
 
     @property
     def config(self) -> str:
-        """Hash: the job's settings as first started (limits, delay, agent)."""
+        """Hash: the job's spec, its state (running, paused, stopped: what workers follow), when
+        this run started (`started`, `pages_at_start`) and, once it ended, `ended`, `outcome`
+        and the end `summary` (crawler/jobs.py, crawler/jobstats.py)."""
         return self._key("config")
 
     @property

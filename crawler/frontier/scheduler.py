@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from scrapy import signals
+from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
@@ -34,6 +35,7 @@ from crawler.failures import stop_for_frontier_error
 from crawler.frontier import fingerprint, frontier_for
 from crawler.frontier.dupefilter import FingerprintDupeFilter
 from crawler.frontier.heartbeat import Heartbeat
+from crawler.frontier.prefetch import frontier_thread_for
 from crawler.frontier.queue import HostQueue
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
     from crawler.frontier import Entry, Frontier
+    from crawler.frontier.prefetch import FrontierThread
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +82,7 @@ class FrontierScheduler(Scheduler):
         # The job's state is also read on a clock: while the engine is paused (a full spool),
         # next_request is not called, and a stopped job must still be noticed.
         self._state_loop = task.LoopingCall(self._watch_state)
+        self.prefetch: FrontierThread | None = None  # LINKGRAPH_FRONTIER_THREAD's (prefetch.py)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
@@ -87,6 +91,7 @@ class FrontierScheduler(Scheduler):
             crawler,
             return_leases=crawler.settings.getbool("LINKGRAPH_RETURN_LEASES_AT_START"),
         )
+        scheduler.prefetch = frontier_thread_for(crawler)
         crawler.signals.connect(scheduler.item_error, signal=signals.item_error)
         crawler.signals.connect(scheduler.item_done, signal=signals.item_scraped)
         crawler.signals.connect(scheduler.item_done, signal=signals.item_dropped)
@@ -103,12 +108,18 @@ class FrontierScheduler(Scheduler):
             returned = self.frontier.return_leases()
             if returned:
                 logger.info("Returned %d unfinished requests to the frontier", returned)
+        if self.prefetch is not None:  # after the leases of a previous run are returned
+            self.prefetch.start(self.worker_id)
 
     def close(self, reason: str) -> None:
         if self._state_loop.running:
             self._state_loop.stop()
         if self._wake_call is not None and self._wake_call.active():
             self._wake_call.cancel()
+        if self.prefetch is not None:
+            unstarted = self.prefetch.stop()
+            with contextlib.suppress(redis.RedisError):
+                self.frontier.return_leases(unstarted)
         self.heartbeat.stop()
         # If Redis fails now, its heartbeat lapses instead; the error was reported already.
         with contextlib.suppress(redis.RedisError):
@@ -125,7 +136,9 @@ class FrontierScheduler(Scheduler):
         """item_scraped/item_dropped handler: the page is fetched and parsed, so should this
         worker die before its rows are stored, the page is not the one that killed it."""
         url = getattr(item, "url", None)
-        if isinstance(url, str):
+        if isinstance(url, str) and self.prefetch is not None:
+            self.prefetch.mark_done([fingerprint(url)])
+        elif isinstance(url, str):
             try:
                 self.frontier.mark_done(self.worker_id, [fingerprint(url)])
             except redis.RedisError as exc:
@@ -149,6 +162,13 @@ class FrontierScheduler(Scheduler):
         if request.dont_filter:
             if entry is not None and self.frontier.return_leases([entry]):
                 return True
+        elif self.prefetch is not None:
+            # A seed, queued from the frontier thread with what comes next: the add dedupes it.
+            # (So it is reported queued even when seen: nothing reads that but Scrapy's signal.)
+            depth = int(request.meta.get("depth", 0))
+            failed = lambda exc: stop_for_frontier_error(self.crawler, exc)  # noqa: E731
+            self.prefetch.add([(request.url, depth)], done=lambda: None, failed=failed)
+            return True
         elif self.df.request_seen(request):
             return False
         return self.queue.push(request) > 0
@@ -158,10 +178,13 @@ class FrontierScheduler(Scheduler):
         if time.monotonic() - read_at > STATE_SECONDS:
             state = jobs.state(self.frontier.client, self.frontier.job)
             self._state = (time.monotonic(), state)
+            if self.prefetch is not None and state != jobs.RUNNING:
+                self.prefetch.set_popping(False)  # lease nothing ahead for a job not running
+                self.prefetch.give_back()
         if state == jobs.STOPPED and not self._stopping:
             self._stopping = True
             logger.warning("Job %s stopped: finishing requests in flight", self.frontier.job)
-            self.crawler.stop()
+            deferred_from_coro(self.crawler.stop_async())
         return state
 
     def _watch_state(self) -> None:
@@ -187,13 +210,21 @@ class FrontierScheduler(Scheduler):
         poisoned = self._next_poisoned()
         if poisoned is not None:
             return poisoned
-        request = self.queue.pop()
+        if self.prefetch is not None:
+            if not self.prefetch.popping:
+                self.prefetch.set_popping(True)
+            entry = self.prefetch.take()
+            request = None if entry is None else self.spider.request_for(entry)
+            next_due = self.prefetch.next_due
+        else:
+            request = self.queue.pop()
+            next_due = self.queue.next_due
         if request is not None:
             self.stats.inc_value("scheduler/dequeued/redis")
         else:
             # Nothing due: look again when the next host is due, or soon if the work left is
             # only in flight (its page may still queue links).
-            self._wake_at(self.queue.next_due or time.time() + MAX_WAKE_INTERVAL)
+            self._wake_at(next_due or time.time() + MAX_WAKE_INTERVAL)
         return request
 
     def _next_poisoned(self) -> Request | None:
@@ -213,6 +244,8 @@ class FrontierScheduler(Scheduler):
         try:
             if self.job_state() == jobs.PAUSED:
                 return True  # stay up, fetching nothing, until resumed
+            if self.prefetch is not None and self.prefetch.busy():
+                return True  # requests buffered, or releases and links not yet sent
             return self.frontier.has_work() or bool(self._poisoned)
         except redis.RedisError as exc:
             stop_for_frontier_error(self.crawler, exc)

@@ -10,13 +10,16 @@ a request in flight; while in flight its score is the lease deadline, which is w
 No key name is written here. Each script declares the `JobKeys` attributes it touches; the
 frontier passes those keys as KEYS[], in that order, and each is bound to a Lua local of the same
 name. Per-host queue keys are `JobKeys.queue_prefix` (always ARGV[1], the local `queues`) joined
-with the host, since POP learns its host only inside Redis. All keys share the job's hash tag,
-so every key a script touches lives in the job's cluster slot.
+with the host, since POP learns its host only inside Redis. All keys share one hash tag, so
+every key a script touches lives in one cluster slot: a frontier partition's
+(crawler/frontier/partitions.py; with P = 1, the job's own), or for RESERVE the job's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from crawler.frontier.bloom import FIRST_SEEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,9 @@ def _script(keys: str, body: str) -> Script:
 # ARGV: queue prefix, now, max_per_host (0 = no cap), then (host, entry, priority) triples; an
 # entry's fingerprint is its characters 3-18 (see Entry.dumps). Within a priority, first come
 # first served: the score is priority * 2^32 + arrival number.
-# Returns how many entries were new and queued.
-ADD = _script(
-    "seen due next_at host_count stats",
-    """
+# Returns how many entries were new and queued. `first_seen(fp)` marks the fingerprint seen and
+# says whether it was new: in the set `seen` (ADD), or in the job's Bloom filter (ADD_BLOOM).
+ADD_BODY = """
 local now = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local added = 0
@@ -50,7 +52,7 @@ for i = 4, #ARGV, 3 do
   local host, entry = ARGV[i], ARGV[i + 1]
   local fp = string.sub(entry, 3, 18)
   local room = cap <= 0 or tonumber(redis.call('HGET', host_count, host) or '0') < cap
-  if room and redis.call('SADD', seen, fp) == 1 then
+  if room and first_seen(fp) then
     local seq = redis.call('HINCRBY', stats, 'arrivals', 1) % 4294967296
     redis.call('ZADD', queues .. host, tonumber(ARGV[i + 2]) * 4294967296 + seq, entry)
     redis.call('HINCRBY', host_count, host, 1)
@@ -67,8 +69,12 @@ if added > 0 then
   redis.call('HINCRBY', stats, 'enqueued', added)
 end
 return added
-""",
-)
+"""
+EXACT_SEEN = """
+local function first_seen(fp) return redis.call('SADD', seen, fp) == 1 end
+"""
+ADD = _script("seen due next_at host_count stats", EXACT_SEEN + ADD_BODY)
+ADD_BLOOM = _script("bloom due next_at host_count stats", FIRST_SEEN + ADD_BODY)
 
 # Put an entry in front of everything in a host queue (a returned lease, a retry).
 PUSH_FIRST = """
@@ -79,9 +85,12 @@ end
 """
 
 # ARGV: queue prefix, now, lease seconds, max pages (0 = no cap), how many to pop, the popping
-# worker's id ("" = none: only the lease deadline returns its leases).
+# worker's id ("" = none: only the lease deadline returns its leases), budgeted (1: one of P > 1
+# partitions, which may pop only the pages `granted` to it from the job's `budget`, see RESERVE).
 # Returns {entries...} or, when nothing is due, {} and the earliest due time as the last element
-# prefixed by '@' (so the caller can sleep exactly until then).
+# prefixed by '@' (so the caller can sleep exactly until then). A budgeted partition adds '!'
+# when a host is due but its grant is spent, and '+n' when it gave n unused pages back (nothing
+# is queued in it: another partition may need them); the caller settles both with the budget.
 POP = _script(
     "due stats leases lease_times lease_owners",
     """
@@ -90,12 +99,15 @@ local lease = tonumber(ARGV[3])
 local max_pages = tonumber(ARGV[4])
 local want = tonumber(ARGV[5])
 local worker = ARGV[6] or ''
+local budgeted = ARGV[7] == '1' and max_pages > 0
 local popped = tonumber(redis.call('HGET', stats, 'popped') or '0')
+local cap = max_pages
+if budgeted then cap = tonumber(redis.call('HGET', stats, 'granted') or '0') end
 local out = {}
-local tries = 0
-while #out < want and tries < want * 4 do
+local got, tries = 0, 0
+while got < want and tries < want * 4 do
   tries = tries + 1
-  if max_pages > 0 and popped >= max_pages then break end
+  if max_pages > 0 and popped >= cap then break end
   local h = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, 1)
   if #h == 0 then break end
   local host = h[1]
@@ -108,33 +120,79 @@ while #out < want and tries < want * 4 do
     redis.call('ZADD', lease_times, now, fp)
     if worker ~= '' then redis.call('HSET', lease_owners, fp, worker) end
     popped = popped + 1
+    got = got + 1
     out[#out + 1] = entry
   else
     -- a lease ran out on a host with nothing left to fetch
     redis.call('ZREM', due, host)
   end
 end
-if #out > 0 then
-  redis.call('HINCRBY', stats, 'queued', -#out)
+if got > 0 then
+  redis.call('HINCRBY', stats, 'queued', -got)
   redis.call('HSET', stats, 'popped', popped)
-elseif not (max_pages > 0 and popped >= max_pages) then
+elseif budgeted or not (max_pages > 0 and popped >= max_pages) then
   local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-  if #first > 0 then out[1] = '@' .. first[2] end
+  if #first > 0 then out[#out + 1] = '@' .. first[2] end
+end
+if budgeted then
+  local spent = got < want and popped >= cap
+  if spent and #redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, 1) > 0 then
+    out[#out + 1] = '!'
+  end
+  if cap > popped and tonumber(redis.call('HGET', stats, 'queued') or '0') <= 0 then
+    redis.call('HSET', stats, 'granted', popped)
+    out[#out + 1] = '+' .. (cap - popped)
+  end
 end
 return out
 """,
 )
 
+# ARGV: queue prefix. A partition's pages popped beyond its grant (popped while the job had no
+# page budget) become granted: returns how many, which the caller adds to the job's budget.
+SETTLE = _script(
+    "stats",
+    """
+local popped = tonumber(redis.call('HGET', stats, 'popped') or '0')
+local granted = tonumber(redis.call('HGET', stats, 'granted') or '0')
+if granted >= popped then return 0 end
+redis.call('HSET', stats, 'granted', popped)
+return popped - granted
+""",
+)
+
+# ARGV: queue prefix (unused: the budget is job-wide), max pages, pages wanted, partitions.
+# Grants a partition up to that many of the pages the job may still fetch, and no more than its
+# share of them, so that near the end one partition does not hold what the others could fetch
+# (KEYS: the job's own tag, not the partition's); the caller adds them to the partition's
+# `granted`. Returns how many.
+RESERVE = _script(
+    "budget",
+    """
+local room = tonumber(ARGV[2]) - tonumber(redis.call('GET', budget) or '0')
+local share = math.max(1, math.ceil(room / tonumber(ARGV[4])))
+local grant = math.max(0, math.min(tonumber(ARGV[3]), room, share))
+if grant > 0 then redis.call('INCRBY', budget, grant) end
+return grant
+""",
+)
+
 # ARGV: queue prefix, host, now, default delay, back-off seconds, failed (0/1), park after, park
-# seconds. The host's request finished: it may be fetched again after the larger of its delay
-# and the back-off; with nothing queued it leaves `due` but its next time is remembered. A host
-# failing `park after` times in a row is parked, twice as long each further failure.
+# seconds, latency (seconds its response took; 0 = no response). The host's request finished:
+# it may be fetched again after the larger of its delay and the back-off; with nothing queued it
+# leaves `due` but its next time is remembered. A host failing `park after` times in a row is
+# parked, twice as long each further failure. A latency is summed for the job's slowest hosts.
 # Returns the host's consecutive failures.
 RELEASE = _script(
-    "delay failures parked due next_at",
+    "delay failures parked due next_at host_seconds host_fetches",
     """
 local host = ARGV[2]
 local now = tonumber(ARGV[3])
+local latency = tonumber(ARGV[9] or '0')
+if latency > 0 then
+  redis.call('HINCRBYFLOAT', host_seconds, host, latency)
+  redis.call('HINCRBY', host_fetches, host, 1)
+end
 local interval = tonumber(redis.call('HGET', delay, host) or ARGV[4])
 local backoff = tonumber(ARGV[5])
 local in_a_row = 0
@@ -306,18 +364,35 @@ return out
 """,
 )
 
-# ARGV: queue prefix, then (fingerprint, failed 0/1) pairs of recorded pages: their leases end.
-# Only a lease still held counts as recorded (and as failed), so an acknowledgement repeated
-# after a retry or a replay counts nothing twice. Returns how many leases ended.
+# ARGV: queue prefix, then per recorded page: fingerprint, failed 0/1, and its tally (host,
+# links, bytes, status class, error class, robots refusal 0/1, failure 0/1; host "" = none, see
+# crawler/jobstats.py): their leases end. Only a lease still held counts as recorded (and as
+# failed, and in the job's figures), so an acknowledgement repeated after a retry or a replay
+# counts nothing twice. Returns how many leases ended.
 ACK = _script(
-    "leases lease_times retries stats lease_owners lost_leases",
+    "leases lease_times retries stats lease_owners lost_leases figures host_pages host_failures",
     """
 local recorded, failed = 0, 0
-for i = 2, #ARGV, 2 do
+local counts, pages_of, failures_of = {}, {}, {}
+local function count(tbl, name, n)
+  if n ~= 0 then tbl[name] = (tbl[name] or 0) + n end
+end
+for i = 2, #ARGV, 9 do
   local fp = ARGV[i]
   if redis.call('HDEL', leases, fp) == 1 then
     recorded = recorded + 1
     if ARGV[i + 1] == '1' then failed = failed + 1 end
+    local host = ARGV[i + 2]
+    if host ~= '' then
+      count(counts, 'pages', 1)
+      count(counts, 'links', tonumber(ARGV[i + 3]))
+      count(counts, 'bytes', tonumber(ARGV[i + 4]))
+      count(counts, 'status:' .. ARGV[i + 5], 1)
+      if ARGV[i + 6] ~= '' then count(counts, 'error:' .. ARGV[i + 6], 1) end
+      count(counts, 'robots_refused', tonumber(ARGV[i + 7]))
+      count(pages_of, host, 1)
+      count(failures_of, host, tonumber(ARGV[i + 8]))
+    end
   end
   redis.call('ZREM', lease_times, fp)
   redis.call('HDEL', retries, fp)
@@ -326,6 +401,9 @@ for i = 2, #ARGV, 2 do
 end
 if recorded > 0 then redis.call('HINCRBY', stats, 'recorded', recorded) end
 if failed > 0 then redis.call('HINCRBY', stats, 'failed', failed) end
+for name, n in pairs(counts) do redis.call('HINCRBY', figures, name, n) end
+for host, n in pairs(pages_of) do redis.call('ZINCRBY', host_pages, n, host) end
+for host, n in pairs(failures_of) do redis.call('ZINCRBY', host_failures, n, host) end
 return recorded
 """,
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 from scrapy.exceptions import (
@@ -44,6 +44,7 @@ from crawler.failures import (
     retried_robots_failure,
 )
 from crawler.frontier import Entry, Frontier, frontier_for
+from crawler.frontier.prefetch import FrontierThread, frontier_thread_for
 from crawler.urls import host_of
 
 if TYPE_CHECKING:
@@ -72,8 +73,10 @@ class PolitenessMiddleware:
         park_after: int,
         park_seconds: float,
         drop_after: int,
+        thread: FrontierThread | None = None,
     ) -> None:
         self.frontier = frontier
+        self.thread = thread  # LINKGRAPH_FRONTIER_THREAD's: releases are sent from it
         self.retry_times = retry_times
         self.retry_backoff = retry_backoff
         self.max_retry_after = max_retry_after
@@ -82,6 +85,8 @@ class PolitenessMiddleware:
         self.park_seconds = park_seconds
         self.drop_after = drop_after
         self._dropped: tuple[float, dict[str, str]] = (0.0, {})
+        # hosts this process dropped: seen at once, whatever the cache's age
+        self._dropped_here: dict[str, str] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PolitenessMiddleware:
@@ -95,6 +100,7 @@ class PolitenessMiddleware:
             park_after=s.getint("LINKGRAPH_PARK_AFTER"),
             park_seconds=s.getfloat("LINKGRAPH_PARK_SECONDS"),
             drop_after=s.getint("LINKGRAPH_DROP_AFTER"),
+            thread=frontier_thread_for(crawler),
         )
 
     def process_request(self, request: Request) -> None:
@@ -106,7 +112,8 @@ class PolitenessMiddleware:
             request.meta["lg_released"] = True
             raise Poisoned(poison)
         if entry is not None:
-            reason = self.dropped().get(host_of(entry.url))
+            host = host_of(entry.url)
+            reason = self._dropped_here.get(host) or self.dropped().get(host)
             if reason:
                 raise HostDropped(reason)
 
@@ -121,7 +128,7 @@ class PolitenessMiddleware:
         latency = float(request.meta.get("download_latency", 0.0))
         backoff = latency if latency > self.slow_seconds else 0.0
         self._release(request, entry, backoff=backoff, failure=f"HTTP {response.status}"
-                      if response.status >= 500 else "")  # fmt: skip
+                      if response.status >= 500 else "", latency=latency)  # fmt: skip
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
@@ -144,7 +151,7 @@ class PolitenessMiddleware:
     def _retry_or_release(
         self, request: Request, entry: Entry, wait: float | None, failure: str
     ) -> None:
-        done = int(self.frontier.client.hget(self.frontier.keys.retries, entry.fp) or 0)
+        done = self.frontier.retries(entry)
         backoff = wait if wait is not None else self.retry_backoff * 2**done
         if done < self.retry_times and self.frontier.retry(entry, backoff) >= 0:
             self._release(request, entry, backoff=backoff, failure=failure)
@@ -152,19 +159,27 @@ class PolitenessMiddleware:
         self._release(request, entry, backoff=backoff, failure=failure)
 
     def _release(self, request: Request, entry: Entry, *, backoff: float = 0.0,
-                 failure: str = "") -> None:  # fmt: skip
+                 failure: str = "", latency: float = 0.0) -> None:  # fmt: skip
         if request.meta.get("lg_released"):
             return
         request.meta["lg_released"] = True
         host = host_of(entry.url)
-        failures = self.frontier.release(
-            host, backoff=backoff, failed=bool(failure), park_after=self.park_after,
-            park_seconds=self.park_seconds,
-        )  # fmt: skip
+        how: dict[str, Any] = {
+            "backoff": backoff, "failed": bool(failure), "park_after": self.park_after,
+            "park_seconds": self.park_seconds, "latency": latency,
+        }  # fmt: skip
+        if self.thread is not None:  # sent from the frontier thread, and dropped from there
+            self.thread.release(host, lambda failures: self._released(host, failures, failure),
+                                **how)  # fmt: skip
+            return
+        self._released(host, self.frontier.release(host, **how), failure)
+
+    def _released(self, host: str, failures: int, failure: str) -> None:
         if self.drop_after and failures >= self.drop_after:
             reason = f"host dropped after {failures} failures in a row (last: {failure})"
             self.frontier.drop_host(host, reason)
             self.frontier.set_host_delay(host, 0.0)  # record what is left without waiting
+            self._dropped_here[host] = reason
             self._dropped = (0.0, {})
 
     def dropped(self) -> dict[str, str]:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from scrapy import Request, signals
 from scrapy.exceptions import StopDownload
@@ -58,8 +59,11 @@ class RobotsMiddleware:
         max_delay: float,
         sitemaps: str,
         max_sitemaps_per_host: int,
+        off_reactor: bool = False,
     ) -> None:
         self.crawler = crawler
+        # LINKGRAPH_FRONTIER_THREAD: its Redis calls wait in a thread, not on the reactor
+        self.off_reactor = off_reactor
         self.sitemaps = sitemaps  # LINKGRAPH_SITEMAPS: whose sitemaps robots.txt registers
         self.sitemap_registry = SitemapRegistry(frontier, max_sitemaps_per_host)
         self.frontier = frontier
@@ -87,6 +91,7 @@ class RobotsMiddleware:
             max_delay=s.getfloat("LINKGRAPH_MAX_DELAY"),
             sitemaps=s.get("LINKGRAPH_SITEMAPS"),
             max_sitemaps_per_host=s.getint("LINKGRAPH_MAX_SITEMAPS_PER_HOST"),
+            off_reactor=s.getbool("LINKGRAPH_FRONTIER_THREAD"),
         )
         crawler.signals.connect(middleware.stop_at_budget, signal=signals.bytes_received)
         return middleware
@@ -105,7 +110,8 @@ class RobotsMiddleware:
         cached = self._local.get(origin)
         if cached and cached[0] > now:
             return cached[1], cached[2]
-        raw = cast("bytes | None", self.frontier.client.hget(self.frontier.keys.robots, origin))
+        robots, client = self.frontier.keys.robots, self.frontier.client
+        raw = cast("bytes | None", await self._redis(client.hget, robots, origin))
         if raw:
             head, _, blob = raw.partition(b"\n")
             stamp, _, failure = head.decode().partition(" ")
@@ -118,17 +124,21 @@ class RobotsMiddleware:
         # A network failure is not kept: the politeness middleware fetches the page again
         # later, a bounded number of times, and robots.txt is fetched again with it.
         if not retried_robots_failure(failure):
-            self.frontier.client.hset(
+            await self._redis(
+                self.frontier.client.hset,
                 self.frontier.keys.robots,
                 origin,
                 f"{fetched} {failure}\n".encode() + policy.to_bytes(),
             )
             self._local[origin] = (fetched + self.ttl, policy, failure)
         delay = self.host_delay(policy)
-        self.frontier.set_host_delay(host, delay)
+        await self._redis(self.frontier.set_host_delay, host, delay)
         # robots.txt was this host's request for this turn: space the page fetch after it too.
         await asyncio.sleep(delay)
         return policy, failure
+
+    async def _redis(self, call: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(call, *args) if self.off_reactor else call(*args)
 
     def host_delay(self, policy: RobotsPolicy) -> float:
         crawl_delay = policy.crawl_delay(self.token) or 0.0

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -123,9 +124,13 @@ class JobProcess(CrawlerProcess):
     def request_stop(self, how: str) -> None:
         """Stop the crawl (STOP: gracefully; KILL: at once), from a signal handler or another
         thread; if its engine does not run yet, as soon as it does."""
+        self._note(how)
+        if "twisted.internet.reactor" not in sys.modules:
+            # Still starting: importing the reactor here would install Twisted's default one,
+            # not the one Scrapy is about to install. `watch` stops the engine once it runs.
+            return
         from twisted.internet import reactor
 
-        self._note(how)
         reactor.callFromThread(self._stop_crawl)
 
 

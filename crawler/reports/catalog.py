@@ -8,6 +8,7 @@ table with `python -m crawler.reports.docs`.
 
 from __future__ import annotations
 
+from crawler.reports.history import HISTORY
 from crawler.reports.model import Param, Query, Report
 from crawler.reports.params import (
     SINCE,
@@ -18,7 +19,7 @@ from crawler.reports.params import (
     target,
 )
 from crawler.reports.profile import PROFILE
-from crawler.reports.values import COUNT, DATE, DOMAIN, FLAG
+from crawler.reports.values import COUNT, DATE, DOMAIN, FLAG, TEXT
 
 BACKLINKS = Report(
     "backlinks",
@@ -38,7 +39,8 @@ REFDOMAINS = Report(
     Query(
         "SELECT b.src_domain AS src_domain, b.backlinks AS backlinks, "
         "b.follow_backlinks AS follow_backlinks, b.linked_pages AS linked_pages, "
-        "r.authority AS authority, b.first_seen AS first_seen, b.last_seen AS last_seen "
+        "round(r.authority, 4) AS authority, b.first_seen AS first_seen, "
+        "b.last_seen AS last_seen "
         "FROM (SELECT src_domain, count() AS backlinks, countIf(follow = 1) AS follow_backlinks, "
         "uniqExact(dst_url) AS linked_pages, min(first_seen) AS first_seen, "
         "max(last_seen) AS last_seen FROM backlinks WHERE {where} GROUP BY src_domain "
@@ -238,8 +240,34 @@ CHANGES = Report(
     ),
     check=check_changes,
 )
+REFDOMAIN_CHANGES = Report(
+    "refdomain-changes",
+    "referring domains a domain gained and lost since a date, newest first, with the job "
+    "(crawl or re-crawl) that saw each change",
+    (
+        domain(),
+        Param(
+            "since",
+            DATE,
+            "changes at or after DATE (YYYY-MM-DD or an ISO date-time, UTC)",
+            required=True,
+            condition=f"at >= {SINCE}",
+        ),
+        Param("until", DATE, "changes before DATE", condition="at < {until:DateTime64(3, 'UTC')}"),
+        Param("new", FLAG, "only domains gained", condition="change = 'new'", exclusive="change"),
+        Param("lost", FLAG, "only domains lost", condition="change = 'lost'", exclusive="change"),
+        Param("job", TEXT, "only this job's", condition="job = {job:String}", metavar="JOB"),
+    ),
+    Query(
+        "SELECT change, at, src_domain, backlinks, reasons, job FROM refdomain_changes "
+        "WHERE dst_domain = {domain:String} AND {where}",
+        ("change", "at", "src_domain", "backlinks", "reasons", "job"),
+        "at DESC, change, src_domain",
+    ),
+    check=check_changes,
+)
 REPORTS: dict[str, Report] = {
     r.name: r
     for r in (BACKLINKS, REFDOMAINS, ANCHORS, TOP, PROFILE, TOP_PAGES, OUTLINKS, BROKEN, TLDS,
-              INTERSECT, CHANGES)
+              INTERSECT, CHANGES, HISTORY, REFDOMAIN_CHANGES)
 }  # fmt: skip

@@ -116,7 +116,9 @@ class Report:
     all_params: tuple[Param, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        rows = Param("limit", COUNT, f"at most N rows (default {self.limit})", default=self.limit)
+        # 0 = no limit, as for every limit linkgraph takes (crawl --max-pages, ...)
+        rows = Param("limit", COUNT, f"at most N rows (default {self.limit}; 0: no limit)",
+                     default=self.limit)  # fmt: skip
         object.__setattr__(self, "all_params", self.params + ((rows,) if self.query else ()))
 
     @property
@@ -149,7 +151,8 @@ class Report:
         sql = self.conditions(query.sql, values)
         if query.order_by:
             sql += f"\nORDER BY {query.order_by}"
-        sql += "\nLIMIT {limit:UInt64}"
+        if values.get("limit"):
+            sql += "\nLIMIT {limit:UInt64}"
         return sql, self.parameters(sql, values)
 
     def conditions(self, sql: str, values: Values) -> str:

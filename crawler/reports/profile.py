@@ -10,7 +10,7 @@ docs/sql.md, filtered on the target; `json` prints the document, `text` one scre
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -145,13 +145,30 @@ def render(profile: dict[str, Any], fmt: str) -> str:
 
 
 def as_json(profile: dict[str, Any]) -> str:
-    return json.dumps(profile, default=_json_value, ensure_ascii=False) + "\n"
+    return json.dumps(_rounded(profile), default=_json_value, ensure_ascii=False) + "\n"
+
+
+def _rounded(value: Any) -> Any:
+    """Authorities to 4 decimals, as every report prints them, not the 17 digits of a double."""
+    if isinstance(value, dict):
+        return {k: round(v, 4) if k == "authority" else _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _json_value(value: object) -> object:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return utc_text(value)
     raise TypeError(type(value).__name__)
+
+
+def utc_text(value: datetime) -> str:
+    """A time in UTC as ISO 8601 with "Z", to the millisecond (the index's precision), as
+    every read command prints times (ClickHouse's date_time_output_format=iso)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def as_text(p: dict[str, Any]) -> str:
@@ -166,11 +183,15 @@ def as_text(p: dict[str, Any]) -> str:
         f" = {p['institutional_share']:.1%})",
         f"  referring hosts      {p['referring_hosts']}; referring pages {p['referring_pages']}; "
         f"linked pages {p['linked_pages']}",
-        f"  first seen           {p['first_seen'] or '-'}; last seen {p['last_seen'] or '-'}",
+        f"  first seen           {_when(p['first_seen'])}; last seen {_when(p['last_seen'])}",
     ]
     for title, key in TOP_LISTS:
         lines += ["", title, *_table(p[key], TEXT_COLUMNS[key])]
     return "\n".join(lines) + "\n"
+
+
+def _when(value: datetime | None) -> str:
+    return utc_text(value) if value is not None else "-"
 
 
 def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[str]:

@@ -20,7 +20,15 @@ from scrapy import signals
 from crawler import ROBOTS_TOKEN, USER_AGENT, __version__
 from crawler.frontier import frontier_for
 from crawler.items import Archived
-from crawler.warc.capture import Exchange, Original, exchange_records, payload_digest, warc_date
+from crawler.warc.capture import (
+    Exchange,
+    FailedFetch,
+    Original,
+    exchange_records,
+    failure_record,
+    payload_digest,
+    warc_date,
+)
 from crawler.warc.files import WarcFiles
 
 if TYPE_CHECKING:
@@ -56,6 +64,10 @@ class Archive:
             )
             self.client.hsetnx(self.digests_key, key, json.dumps(asdict(first)))
         return Archived(written.path, written.offset, record_id, exchange.fetched_at)
+
+    def record_failure(self, failed: FailedFetch, extra: dict[str, str]) -> None:
+        """A `metadata` record of a fetch that ended without a response."""
+        self.files.write(failure_record(self.files.builder, failed, extra))
 
     def record_outlinks(self, url: str, archived: Archived, outlinks: list[str]) -> None:
         """A `metadata` record listing a page's outlinks, referring to its response."""

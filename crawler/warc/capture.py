@@ -1,10 +1,15 @@
 """WARC records of one fetch, from what was sent and received: a `request` and a `response` (or,
 for a payload already archived in the job, a `revisit`) linked by WARC-Concurrent-To.
 
-The response is taken before Scrapy decompresses anything: the status line, every header and the
-body with its Content-Encoding as it came. Twisted has already undone a chunked
-Transfer-Encoding, so such a body is stored as one chunk, which keeps the message what its
-headers say it is. Scrapy keeps no reason phrase; the status line gets the standard one.
+The response is taken before Scrapy decompresses anything: the status line and headers byte for
+byte as the download handler received them (crawler/downloader.py: the reason phrase, the
+spelling and order of names, Connection and Transfer-Encoding included), and the body with its
+Content-Encoding as it came. Twisted has already undone a chunked Transfer-Encoding and keeps
+no chunk sizes, so such a body is stored as one chunk: the message stays what its headers say
+it is, and readers that dechunk (warcio, pywb, jwarc) get the body back. Common Crawl stores the
+body dechunked and renames the header instead (X-Crawler-Transfer-Encoding); that would not be
+the head as received. Without the head (another download handler), the fields come from
+Scrapy's headers and the status line gets the standard reason phrase.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from warcio.statusandheaders import StatusAndHeaders
 # exactly: a page's link depth, and a fetch made for robots.txt rather than as a page.
 DEPTH_FIELD = "WARC-Linkgraph-Depth"
 PREREQUISITE_FIELD = "WARC-Linkgraph-Prerequisite"
+# ... and a response of a URL the job had registered as a sitemap (named by a robots.txt, an
+# index or --seed-sitemaps): ingest-warc reads it as one whatever file that robots.txt is in.
+SITEMAP_FIELD = "WARC-Linkgraph-Sitemap"
 # Sent by the proxy middleware: a credential, never archived.
 UNARCHIVED_REQUEST_HEADERS = frozenset({"proxy-authorization"})
 _EPOCH = datetime(1970, 1, 1)
@@ -54,6 +62,60 @@ class Exchange:
     ip_address: str
     fetched_at: float
     truncated: bool = False
+    # The status line and headers as received, blank line included; b"" = not known
+    response_head: bytes = b""
+
+
+class ReceivedHead(StatusAndHeaders):
+    """An HTTP head that warcio writes as `raw`, the bytes received, rather than rendering its
+    parsed fields again (which would change spacing, line ends and what does not parse)."""
+
+    def __init__(self, raw: bytes, headers: list[tuple[str, str]]) -> None:
+        first = raw.split(b"\n", 1)[0].rstrip(b"\r").decode("latin-1")
+        protocol, _, statusline = first.partition(" ")
+        super().__init__(statusline, headers, protocol=protocol)
+        self.raw = raw
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        self.headers_buff = self.raw
+
+
+def received_fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The header fields of a head as received, read as Scrapy's lenient parser reads them
+    (a line without a colon is skipped, a continuation line joins the field before it)."""
+    fields: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\n")[1:]:
+        line = line.rstrip(b"\r")
+        if line[:1] in (b" ", b"\t") and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, value + b" " + line.strip())
+        elif b":" in line:
+            name, _, value = line.partition(b":")
+            fields.append((name.strip(), value.strip()))
+    return fields
+
+
+@dataclass(frozen=True, slots=True)
+class FailedFetch:
+    """A fetch that ended without a response."""
+
+    method: str
+    url: str
+    reason: str  # as the page is recorded with (crawler/failures.py)
+    error: str  # the exception, for the operator
+    failed_at: float
+
+
+# Heritrix's fetch status codes (FetchStatusCodes, crawl.log) for the failures that have one,
+# so that tools reading Heritrix's logs read these records too.
+HERITRIX_CODES = {
+    "dns": -1,
+    "dns: no such name": -1,
+    "connection refused": -2,
+    "connection lost": -3,
+    "timeout": -4,
+    "refused: non-public address": -5001,  # blocked from fetch by an operator's setting
+}
 
 
 def warc_date(unix_seconds: float) -> str:
@@ -93,6 +155,9 @@ def request_headers(exchange: Exchange) -> StatusAndHeaders:
 
 
 def response_headers(exchange: Exchange) -> StatusAndHeaders:
+    if exchange.response_head:
+        fields = received_fields(exchange.response_head)
+        return ReceivedHead(exchange.response_head, [(_text(k), _text(v)) for k, v in fields])
     try:
         reason = HTTPStatus(exchange.status).phrase
     except ValueError:
@@ -104,7 +169,7 @@ def response_headers(exchange: Exchange) -> StatusAndHeaders:
 
 def wire_body(exchange: Exchange) -> bytes:
     """The body as its headers describe it (one chunk when the transfer was chunked)."""
-    if not _chunked(exchange.response_headers):
+    if not _chunked(received_fields(exchange.response_head) or exchange.response_headers):
         return exchange.body
     size = b"%x\r\n" % len(exchange.body)
     return size + exchange.body + b"\r\n0\r\n\r\n" if exchange.body else b"0\r\n\r\n"
@@ -157,3 +222,22 @@ def exchange_records(
         warc_headers_dict=request_fields,
     )
     return request, response
+
+
+def failure_record(builder: RecordBuilder, failed: FailedFetch, extra: dict[str, str]) -> Any:
+    """A `metadata` record (application/warc-fields) saying that `failed.url` was attempted and
+    how it failed. Heritrix and Browsertrix keep failures in their logs only (crawl.log,
+    pages.jsonl), outside the WARC files: here the archive alone says every URL tried."""
+    lines = [f"fetch-error: {failed.reason}", f"method: {failed.method}"]
+    if failed.reason in HERITRIX_CODES:
+        lines.append(f"heritrix-fetch-status: {HERITRIX_CODES[failed.reason]}")
+    lines.append(f"exception: {' '.join(failed.error.split())}")
+    body = "".join(f"{line}\r\n" for line in lines).encode("utf-8")
+    return builder.create_warc_record(
+        failed.url,
+        "metadata",
+        payload=BytesIO(body),
+        length=len(body),
+        warc_content_type="application/warc-fields",
+        warc_headers_dict={"WARC-Date": warc_date(failed.failed_at), **extra},
+    )

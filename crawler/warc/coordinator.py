@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from crawler.columnar import decode
 from crawler.rows import rows_of
 from crawler.sinks import insert_rows
 from crawler.storage import StorageTarget, connect
@@ -89,10 +90,10 @@ def _run_workers(
                 continue
             kind, key = message[0], message[1]
             if kind == "batch":
-                _, _, part, pages, links = message
-                insert_rows(client, pages, links, token(job, key, part))
-                report.pages += len(pages)
-                report.links += len(links)
+                batch = decode(message[3], "")
+                insert_rows(client, batch.pages, batch.links, token(job, key, message[2]))
+                report.pages += len(batch.pages)
+                report.links += len(batch.links)
             elif kind == "done":
                 _, _, skipped, records, pending = message
                 left -= 1

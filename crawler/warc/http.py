@@ -69,7 +69,9 @@ def parse_head(block: bytes) -> tuple[int, list[tuple[str, str]], int]:
             headers[-1] = (name, f"{value} {line.strip()}")
             continue
         name, colon, value = line.partition(":")
-        if not colon or not name.strip():
+        if not colon:
+            continue  # skipped, as a crawl's parser (Scrapy's) and browsers skip it
+        if not name.strip():
             raise BrokenHttp(f"bad header line {line[:80]!r}")
         headers.append((name.strip(), value.strip()))
     return int(status_line[1]), headers, blank.end()

@@ -18,7 +18,7 @@ from crawler.items import Archived, PageItem
 from crawler.sitemaps import is_xml_sitemap, read_sitemap, robots_sitemaps
 from crawler.spiders.links import PageHead
 from crawler.urls import canonicalize
-from crawler.warc.capture import DEPTH_FIELD, PREREQUISITE_FIELD
+from crawler.warc.capture import DEPTH_FIELD, PREREQUISITE_FIELD, SITEMAP_FIELD
 from crawler.warc.http import Fetched, Skipped
 from pipelines.extraction import ExtractionPipeline
 
@@ -49,10 +49,13 @@ class PageBuilder:
         self.extraction = ExtractionPipeline(ROBOTS_TOKEN, Limits())
         self.sitemaps: set[str] = set()  # named by the robots.txt records read so far
 
-    def _is_sitemap(self, item: PageItem) -> bool:
+    def _is_sitemap(self, item: PageItem, registered: bool) -> bool:
+        """`registered`: the crawl that archived it had the URL registered as a sitemap (a
+        file's robots.txt may be in another file, read by another process, or later)."""
         if item.depth or item.error or not 200 <= item.status < 300:
             return False
-        return item.url in self.sitemaps or (not item.is_html and is_xml_sitemap(item.body))
+        known = registered or item.url in self.sitemaps
+        return known or (not item.is_html and is_xml_sitemap(item.body))
 
     def page(
         self, record: Fetched, path: Path, original: Fetched | None = None
@@ -77,7 +80,8 @@ class PageBuilder:
             return Skipped(record.offset, url, "undecodable Content-Encoding", str(exc)[:200])
         item = self._item(record, url, body, path)
         item.parsed = self.extraction.parse(item)
-        if self._is_sitemap(item):  # as pipelines/sitemaps.py reads it in a crawl
+        registered = record.fields.get(SITEMAP_FIELD) == "true"
+        if self._is_sitemap(item, registered):  # as pipelines/sitemaps.py reads it in a crawl
             item.parsed = read_sitemap(item.body)
         if record.entity_length >= 0:  # a WAT's links, parsed: the row gives the page's size
             item.body = bytes(record.entity_length)

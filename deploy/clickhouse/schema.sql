@@ -791,3 +791,80 @@ AS SELECT
 FROM linkgraph.live_links AS p
 INNER JOIN linkgraph.page_fetches AS f ON (f.url = p.src_url) AND (f.prev_fetched_at = p.fetched_at)
 ANTI LEFT JOIN linkgraph.live_links AS c ON (c.src_url = p.src_url) AND (c.fetched_at = f.fetched_at) AND (c.dst_url = p.dst_url);
+
+-- 032_refdomain_changes.sql: Create `refdomain_changes`: the referring domains each job gained (new) and lost for a domain.
+CREATE VIEW linkgraph.refdomain_changes
+(
+    `job` LowCardinality(String),
+    `change` String,
+    `at` DateTime64(3, 'UTC'),
+    `dst_domain` String,
+    `src_domain` LowCardinality(String),
+    `backlinks` Int64,
+    `reasons` Array(String)
+)
+AS WITH
+    link_deltas AS
+    (
+        SELECT
+            job,
+            dst_domain,
+            src_domain,
+            seen_at AS at,
+            1 AS delta,
+            '' AS reason
+        FROM linkgraph.new_links
+        WHERE src_domain != dst_domain
+        UNION ALL
+        SELECT
+            job,
+            dst_domain,
+            src_domain,
+            lost_at AS at,
+            -1 AS delta,
+            reason
+        FROM linkgraph.lost_links
+        WHERE src_domain != dst_domain
+    )
+SELECT
+    job,
+    if(before > 0, 'lost', 'new') AS change,
+    if(before > 0, last_at, first_at) AS at,
+    dst_domain,
+    src_domain,
+    if(before > 0, before, before + net) AS backlinks,
+    if(before > 0, reasons, []) AS reasons
+FROM
+(
+    SELECT
+        x.job AS job,
+        x.dst_domain AS dst_domain,
+        x.src_domain AS src_domain,
+        any(x.first_at) AS first_at,
+        any(x.last_at) AS last_at,
+        any(x.net) AS net,
+        any(x.reasons) AS reasons,
+        sumIf(e.delta, e.at < x.first_at) AS before
+    FROM
+    (
+        SELECT
+            job,
+            dst_domain,
+            src_domain,
+            min(at) AS first_at,
+            max(at) AS last_at,
+            sum(delta) AS net,
+            arraySort(groupUniqArrayIf(reason, delta < 0)) AS reasons
+        FROM link_deltas
+        GROUP BY
+            job,
+            dst_domain,
+            src_domain
+    ) AS x
+    INNER JOIN link_deltas AS e ON (e.dst_domain = x.dst_domain) AND (e.src_domain = x.src_domain)
+    GROUP BY
+        x.job,
+        x.dst_domain,
+        x.src_domain
+)
+WHERE (before > 0) != ((before + net) > 0);

@@ -1,0 +1,328 @@
+"""The hand-off benchmark: how many pages of rows one coordinator core absorbs from its workers.
+
+    python -m benchmarks.handoff [--pages N | --quick] [--batch-rows N] [--merges-after] [--keep]
+
+The workers of an embedded-index job hand their batches to the coordinator over a Redis stream
+(crawler/handoff.py); the coordinator inserts each into chDB and ends its pages' frontier leases.
+Here the batches are made as a worker makes them, from bench web pages (50-150 links each, about
+100) parsed by the crawler's own extraction, leased in a real frontier on embedded Valkey, and
+queued in the stream. Then a coordinator process pinned to one core drains the stream, and its
+CPU (every thread: chDB's inserts and merges, Python, redis-py) is measured. Three ways:
+
+- before: the JSON batches and the driver's insert of Python rows, as linkgraph did until now;
+- JSON, read now: batches an older worker left in JSON, drained by this version;
+- Arrow: this version's batches (crawler/columnar.py), inserted as they arrived.
+
+chDB merges the parts each insert writes in background threads of the same process: about as
+much CPU again as the inserts. `--merges-after` stops them while draining and runs them after,
+so the drain's figure is the hand-off and the inserts alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from benchmarks.benchweb import BenchWeb
+from benchmarks.harness import (
+    cpus,
+    machine,
+    python_speed_ms,
+    say,
+    scratch_dir,
+    speed_note,
+    timestamp,
+    write_results,
+)
+from crawler import settings as defaults
+from crawler.columnar import encode
+from crawler.extraction import extract
+from crawler.frontier import Frontier
+from crawler.handoff import StreamConsumer
+from crawler.items import PageItem
+from crawler.jobstats import tallies
+from crawler.processes.valkey import EmbeddedValkey
+from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, Batch, LinkRow, PageRow, rows_of
+from crawler.sinks import ClickHouseSink, retrying, unanswered
+from crawler.storage import StorageTarget, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PAGES = 6000
+QUICK_PAGES = 1000
+TARGET_PAGES_PER_S = 3000  # issue 10: a coordinator core absorbs at least this much
+WAYS = ("before", "json-now", "arrow")
+LABELS = {"before": "before: JSON, driver insert", "json-now": "JSON, read now", "arrow": "Arrow"}
+PORT = 8080  # only written into the pages' URLs; nothing is served
+MERGES_WAIT_S = 60.0
+
+
+@dataclass
+class Figures:
+    way: str
+    pages: int
+    links: int
+    stream_bytes: int  # the batches as they were in the stream
+    encode_cpu_s: float  # the workers' CPU to encode them
+    drain_cpu_s: float  # the coordinator's, draining: every thread of its process
+    drain_wall_s: float
+    merges_cpu_s: float  # ... and for the background merges that followed, until none ran
+
+    def row(self) -> str:
+        cpu = self.drain_cpu_s / self.pages
+        return (
+            f"{LABELS[self.way]:<30}{1000 * cpu:>9.3f}{1 / cpu:>10,.0f}"
+            f"{self.pages / self.drain_wall_s:>10,.0f}"
+            f"{1000 * (self.drain_cpu_s + self.merges_cpu_s) / self.pages:>12.3f}"
+            f"{self.stream_bytes / self.pages:>10,.0f}{1e6 * self.encode_cpu_s / self.pages:>12.0f}"
+        )
+
+
+def bench_pages(count: int) -> list[tuple[PageRow, list[LinkRow], str]]:
+    """`count` fetched pages, each on its own host (so all are leased at once), as rows."""
+    web = BenchWeb(hosts=max(1000, count))
+    hosts = web.hosts()
+    out = []
+    for i in range(count):
+        n = (7 * i) % web.pages_per_host
+        url = f"http://{hosts[i]}:{PORT}{'/' if n == 0 else f'/p/{n}'}"
+        body = web.render(i, n, PORT)
+        item = PageItem("bench", url, 1, 200, "text/html", body, fetched_at=time.time())
+        item.parsed = extract(body, url)
+        page, links = rows_of(item)
+        out.append((page, links, url))
+    return out
+
+
+def batches_of(pages: list[tuple[PageRow, list[LinkRow], str]], job: str, rows: int) -> list[Batch]:
+    """The pages in batches as the pipeline cuts them at `rows` (LINKGRAPH_BATCH_ROWS)."""
+    out, batch = [], Batch()
+    for page, links, url in pages:
+        batch.add(page._replace(job=job), [link._replace(job=job) for link in links], url)
+        if len(batch.links) >= rows or len(batch.pages) >= rows // 10:
+            out.append(batch)
+            batch = Batch()
+    return [*out, batch] if batch.pages else out
+
+
+def old_json(batch: Batch) -> bytes:
+    """A batch as linkgraph encoded it before the Arrow hand-off."""
+    rows = [batch.pages, batch.links, batch.fingerprints, batch.token]
+    return json.dumps(rows, separators=(",", ":")).encode()
+
+
+def hand_over(client: redis.Redis, way: str, job: str, batches: list[Batch]) -> tuple[int, float]:
+    """Lease the batches' pages and queue the batches, as workers do; (bytes, encode CPU s)."""
+    frontier = Frontier(client, job, delay=0.0)
+    size, cpu = 0, 0.0
+    for batch in batches:
+        urls = batch.fingerprints  # the URLs, until the frontier names their entries
+        frontier.add((url, 0) for url in urls)
+        leased = {e.url: e.fp for e in frontier.pop(len(urls)).entries}
+        if len(leased) != len(urls):
+            raise SystemExit(f"leased {len(leased)} of {len(urls)} pages")
+        batch.fingerprints = [leased[url] for url in urls]
+        started = time.process_time()
+        payload = old_json(batch) if way != "arrow" else encode(batch)
+        cpu += time.process_time() - started
+        size += len(payload)
+        client.xadd(frontier.keys.rows, {"batch": payload})
+    return size, cpu
+
+
+def driver_insert(sink: ClickHouseSink, frontier: Frontier, batch: Batch) -> None:
+    """How the coordinator stored a batch before: the driver encodes the Python rows."""
+
+    def insert() -> None:
+        for table, names, rows in (
+            ("links", LINK_COLUMNS, batch.links),
+            ("pages", PAGE_COLUMNS, batch.pages),
+        ):
+            sink.client.insert(
+                table,
+                list(zip(*rows, strict=True)),
+                column_names=list(names),
+                column_oriented=True,
+                settings={"insert_deduplication_token": batch.token},
+            )
+
+    retrying(insert)
+    frontier.ack(batch.fingerprints, unanswered(batch), tallies(batch))
+
+
+def coordinator(config: dict[str, Any]) -> dict[str, float]:
+    """Drain the job's stream into a new chDB index (run pinned to one core)."""
+    client = redis.Redis.from_url(config["redis"])
+    frontier = Frontier(client, config["job"], delay=0.0)
+    sink = ClickHouseSink(connect(StorageTarget("", Path(config["data"]))))
+    record = None
+    if config["way"] == "before":
+        record = lambda batch: driver_insert(sink, frontier, batch)  # noqa: E731
+    consumer = StreamConsumer(client, frontier.keys.rows, sink, frontier, record)
+    if config["merges_after"]:
+        sink.client.command("SYSTEM STOP MERGES")
+    wall, cpu = time.perf_counter(), time.process_time()
+    while consumer.pages < config["pages"]:
+        consumer.drain(block_ms=None)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    settled = time.process_time()
+    if config["merges_after"]:
+        sink.client.command("SYSTEM START MERGES")
+        time.sleep(1.0)  # for the first merges to be chosen
+    deadline = time.monotonic() + MERGES_WAIT_S
+    while time.monotonic() < deadline:
+        running = sink.client.command("SELECT count() FROM system.merges")
+        if not running:
+            break
+        time.sleep(0.2)
+    merges = time.process_time() - settled
+    stored = sink.client.query("SELECT (SELECT count() FROM pages), (SELECT count() FROM links)")
+    sink.close()
+    pages, links = stored.result_rows[0]
+    if client.hlen(frontier.keys.leases) or (pages, links) != (config["pages"], config["links"]):
+        raise SystemExit(f"{config['way']}: stored {pages} pages, {links} links, not exactly all")
+    return {"drain_cpu_s": cpu, "drain_wall_s": wall, "merges_cpu_s": merges}
+
+
+def run_coordinator(config: dict[str, Any], core: int) -> dict[str, float]:
+    """`coordinator` in its own process, pinned to `core` from its first instruction on."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.handoff", "--coordinator", json.dumps(config)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+        check=False,
+    )
+    if proc.returncode:
+        raise SystemExit(f"the coordinator failed:\n{proc.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    speed = [python_speed_ms()]
+    say(f"parsing {args.pages:,} bench web pages ...")
+    pages = bench_pages(args.pages)
+    links = sum(len(page_links) for _, page_links, _ in pages)
+    core = max(os.sched_getaffinity(0))
+    warm_up = batches_of(pages[:100], "warm-up", args.batch_rows)[0]
+    encode(warm_up)  # the first Arrow encode in a process sets up its codecs (~30 ms)
+    old_json(warm_up)
+    results = []
+    with EmbeddedValkey(work / "valkey") as server:
+        client = redis.Redis.from_url(server.url)
+        for way in args.ways:
+            say(f"{LABELS[way]}: handing over, then draining on core {core} ...")
+            job = f"handoff-{way}"
+            batches = batches_of(pages, job, args.batch_rows)
+            size, encode_cpu = hand_over(client, way, job, batches)
+            config = {"redis": server.url, "job": job, "way": way, "data": str(work / way),
+                      "pages": len(pages), "links": links,
+                      "merges_after": args.merges_after}  # fmt: skip
+            drained = run_coordinator(config, core)
+            results.append(Figures(way, len(pages), links, size, encode_cpu, **drained))
+        client.close()
+    speed.append(python_speed_ms())
+    return {"python_speed_ms": speed, "batches": len(batches), "ways": results}
+
+
+def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
+    ways: list[Figures] = out["ways"]
+    first = ways[0]
+    lines = [
+        f"Hand-off benchmark: {first.pages:,} bench web pages, {first.links:,} links "
+        f"({first.links / first.pages:.1f} per page) in {out['batches']} batches "
+        f"(LINKGRAPH_BATCH_ROWS={args.batch_rows:,}); one "
+        f"coordinator process pinned to one core, chDB embedded; {cpus()} CPUs; chDB's "
+        f"merges {'stopped while draining, run after' if args.merges_after else 'running'}",
+        f"speed check: {speed_note(out['python_speed_ms'])}",
+        "",
+        f"{'hand-off':<30}{'ms CPU':>9}{'pages/s':>10}{'pages/s':>10}{'ms CPU':>12}"
+        f"{'bytes':>10}{'encode':>12}",
+        f"{'':<30}{'per page':>9}{'per core':>10}{'wall':>10}{'+merges':>12}"
+        f"{'per page':>10}{'us/page':>12}",
+        "-" * 93,
+        *(way.row() for way in ways),
+        "",
+        "ms CPU per page: the coordinator's whole process (chDB's insert threads, Python, "
+        "redis-py) while draining; pages/s per core = 1 / that. pages/s wall: on its one core, "
+        "with whatever else the machine ran. +merges: with chDB's background merges until none "
+        "ran. bytes per page: the batches in the stream. encode: the workers' CPU to encode.",
+    ]
+    for way in ways:
+        if way.way == "arrow":
+            per_core = way.pages / way.drain_cpu_s
+            met = "met" if per_core >= TARGET_PAGES_PER_S else "NOT met"
+            lines.append(
+                f"target: one core absorbs {TARGET_PAGES_PER_S:,} pages/s: {met} "
+                f"({per_core:,.0f} pages/s per core)"
+            )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.handoff", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--pages", type=int, help=f"pages handed over (default {DEFAULT_PAGES:,})")
+    p.add_argument("--quick", action="store_true", help=f"a smoke run of {QUICK_PAGES:,} pages")
+    p.add_argument(
+        "--batch-rows",
+        type=int,
+        default=defaults.LINKGRAPH_BATCH_ROWS,
+        help="link rows per batch, as LINKGRAPH_BATCH_ROWS (default %(default)s)",
+    )
+    p.add_argument("--ways", default=",".join(WAYS), help="hand-offs compared (%(default)s)")
+    p.add_argument(
+        "--merges-after",
+        action="store_true",
+        help="stop chDB's background merges while draining, run them after",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--coordinator", help=argparse.SUPPRESS)  # the drained side, in a child
+    args = p.parse_args(argv)
+    args.pages = args.pages or (QUICK_PAGES if args.quick else DEFAULT_PAGES)
+    if args.pages < 1 or args.batch_rows < 10:
+        p.error("--pages: at least 1; --batch-rows: at least 10")
+    args.ways = args.ways.split(",")
+    if not args.ways or not set(args.ways) <= set(WAYS):
+        p.error(f"--ways: some of {','.join(WAYS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.coordinator:
+        print(json.dumps(coordinator(json.loads(args.coordinator))))
+        return 0
+    started = timestamp()
+    with scratch_dir("linkgraph-handoff-bench-", keep=args.keep) as work:
+        out = bench(args, work)
+    print()
+    print(report(args, out))
+    result = {
+        "started": started,
+        "config": {
+            "pages": args.pages,
+            "batch_rows": args.batch_rows,
+            "merges_after": args.merges_after,
+        },
+        "machine": machine(),
+        "python_speed_ms": out["python_speed_ms"],
+        "ways": [asdict(way) for way in out["ways"]],
+    }
+    write_results(f"handoff-{started}", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
