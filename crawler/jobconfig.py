@@ -59,13 +59,13 @@ def read_config(path: str | Path) -> JobConfig:
     for key, value in data.items():
         where = f"{path}: {key}"
         if key == "seeds":
-            seeds = _seeds(value, where)
+            seeds = checked_seeds(value, where)
         elif key == "workers":
             if type(value) is not int or value < 1:
                 raise UsageError(f"{where}: {value!r} is not a whole number of at least 1")
             workers = value
         elif key == "job":
-            job = _job(value, where)
+            job = checked_job(value, where)
         elif key == "clickhouse_url":
             own_url = _text(value, where)
             given["LINKGRAPH_CLICKHOUSE_URL"] = hide_password(own_url) if own_url else ""
@@ -118,8 +118,9 @@ def _scrapy_knows(name: str) -> bool:
     return hasattr(default_settings, name)
 
 
-def _seeds(value: Any, where: str) -> list[str]:
-    if not isinstance(value, list):
+def checked_seeds(value: Any, where: str = "seeds") -> list[str]:
+    """Canonical seed URLs, each once, from a list (a TOML file's, or an API request's)."""
+    if not isinstance(value, list | tuple):
         raise UsageError(f"{where}: give a list of URLs")
     seeds = []
     for i, url in enumerate(value):
@@ -130,7 +131,7 @@ def _seeds(value: Any, where: str) -> list[str]:
     return list(dict.fromkeys(seeds))
 
 
-def _job(value: Any, where: str) -> str:
+def checked_job(value: Any, where: str = "job") -> str:
     from crawler.cli.common import JOB_NAME
 
     if not isinstance(value, str) or not JOB_NAME.match(value):

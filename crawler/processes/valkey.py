@@ -56,7 +56,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -92,7 +93,7 @@ class EmbeddedValkey:
         except (OSError, ValueError):
             return None
         url = f"redis://127.0.0.1:{info['port']}/0"
-        if not _alive(int(info["pid"])):
+        if not pid_alive(int(info["pid"])):
             return None
         try:
             redis.Redis.from_url(url, socket_connect_timeout=1).ping()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawler.errors import UsageError
+from crawler.processes.valkey import pid_alive
 
 OWNER_FILE = "owner.json"
 KINDS = ("crawl", "service")
@@ -80,7 +81,7 @@ def find_owner(data_dir: Path) -> Owner | None:
     """The live process that owns `data_dir`'s index, if any: a stale file (its process gone)
     or an unreadable one counts as none."""
     owner = _read(Path(data_dir) / OWNER_FILE)
-    if owner is None or not _alive(owner.pid):
+    if owner is None or not pid_alive(owner.pid):
         return None
     return owner
 
@@ -103,16 +104,6 @@ def _read(path: Path) -> Owner | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return owner if owner.kind in KINDS and owner.pid > 0 else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 class OwnerClient:

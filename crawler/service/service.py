@@ -24,6 +24,7 @@ import redis
 from crawler import jobs
 from crawler.errors import UsageError
 from crawler.frontier.connection import connect as connect_redis
+from crawler.jobconfig import checked_job, checked_seeds
 from crawler.jobspec import hide_password, index_url
 from crawler.processes.stopping import KILL, STOP
 from crawler.run import (
@@ -35,7 +36,7 @@ from crawler.run import (
     start_job,
 )
 from crawler.service.runs import JobRun, stop_runs
-from crawler.service.submission import checked_job, checked_seeds, given_settings
+from crawler.service.submission import given_settings
 from crawler.storage import StorageTarget, connect
 from crawler.summary import record_end
 

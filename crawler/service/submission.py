@@ -9,11 +9,10 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from crawler.cli.common import JOB_NAME
 from crawler.errors import UsageError
 from crawler.jobspec import FIELDS, NOT_BY_SET
 from crawler.setting_values import check_value
-from crawler.urls import canonicalize, dns_name
+from crawler.urls import dns_name
 
 # spec fields the service decides: the job's name, its index, and what the seeds give
 NOT_IN_SPEC = {
@@ -23,24 +22,6 @@ NOT_IN_SPEC = {
     "seed_domains": 'the "seeds"',
 }
 SPEC_FIELDS = {attr: name for name, attr in FIELDS.items()}  # spec field -> setting
-
-
-def checked_job(job: Any) -> str:
-    if not isinstance(job, str) or not JOB_NAME.match(job):
-        raise UsageError(f"job: {job!r}: a job name is 1-64 letters, digits, '.', '_' or '-'")
-    return job
-
-
-def checked_seeds(seeds: Any) -> list[str]:
-    if not isinstance(seeds, list | tuple):
-        raise UsageError("seeds: give a list of http(s) URLs")
-    urls = []
-    for i, url in enumerate(seeds):
-        canonical = canonicalize(url) if isinstance(url, str) else None
-        if canonical is None:
-            raise UsageError(f"seeds[{i}]: {url!r} is not an absolute http(s) URL")
-        urls.append(canonical)
-    return list(dict.fromkeys(urls))
 
 
 def given_settings(spec: Any) -> dict[str, Any]:
