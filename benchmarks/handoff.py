@@ -7,15 +7,24 @@ The workers of an embedded-index job hand their batches to the coordinator over 
 Here the batches are made as a worker makes them, from bench web pages (50-150 links each, about
 100) parsed by the crawler's own extraction, leased in a real frontier on embedded Valkey, and
 queued in the stream. Then a coordinator process pinned to one core drains the stream, and its
-CPU (every thread: chDB's inserts and merges, Python, redis-py) is measured. Three ways:
+CPU (every thread: chDB's inserts and merges, Python, redis-py) is measured. Four ways:
 
-- before: the JSON batches and the driver's insert of Python rows, as linkgraph did until now;
-- JSON, read now: batches an older worker left in JSON, drained by this version;
-- Arrow: this version's batches (crawler/columnar.py), inserted as they arrived.
+- before: the JSON batches and the driver's insert of Python rows, one insert per batch;
+- JSON, read now: batches an older worker left in JSON, drained by this version (one by one);
+- Arrow, one per batch: Arrow batches (crawler/columnar.py) inserted as they arrived, one insert
+  per batch, as the coordinator did before it joined them;
+- Arrow, joined: this version: the batches of one stream read joined (crawler/coalesce.py), up
+  to GROUP_ROWS link rows per insert (crawler/handoff.py).
 
-chDB merges the parts each insert writes in background threads of the same process: about as
-much CPU again as the inserts. `--merges-after` stops them while draining and runs them after,
-so the drain's figure is the hand-off and the inserts alone.
+chDB merges the parts each insert writes in background threads of the same process, on the same
+core. Three figures per way, each in CPU per page and pages/s per core:
+- drain: the hand-off and the inserts, with the merges chDB ran meanwhile (`--merges-after`:
+  none: merges are stopped while draining, so this is the inserts alone);
+- +merges: and the merges chDB then ran until it chose none: what the same core spends for
+  this volume as chDB schedules it;
+- +to one part: and merging what was left into one part per table (OPTIMIZE FINAL): an upper
+  bound of the merge work this volume costs. A long crawl merges each row several times (about
+  log5 of its parts), larger inserts fewer times, so its cost lies between the two.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ from crawler import settings as defaults
 from crawler.columnar import encode
 from crawler.extraction import extract
 from crawler.frontier import Frontier
-from crawler.handoff import StreamConsumer
+from crawler.handoff import GROUP_ROWS, StreamConsumer
 from crawler.items import PageItem
 from crawler.jobstats import tallies
 from crawler.processes.valkey import EmbeddedValkey
@@ -59,8 +68,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PAGES = 6000
 QUICK_PAGES = 1000
 TARGET_PAGES_PER_S = 3000  # issue 10: a coordinator core absorbs at least this much
-WAYS = ("before", "json-now", "arrow")
-LABELS = {"before": "before: JSON, driver insert", "json-now": "JSON, read now", "arrow": "Arrow"}
+WAYS = ("before", "json-now", "arrow-single", "arrow")
+LABELS = {
+    "before": "before: JSON, driver insert",
+    "json-now": "JSON, read now",
+    "arrow-single": "Arrow, one per batch",
+    "arrow": "Arrow, joined",
+}
+TABLES = ("links", "backlinks_state", "pages")
 PORT = 8080  # only written into the pages' URLs; nothing is served
 MERGES_WAIT_S = 60.0
 
@@ -75,14 +90,21 @@ class Figures:
     drain_cpu_s: float  # the coordinator's, draining: every thread of its process
     drain_wall_s: float
     merges_cpu_s: float  # ... and for the background merges that followed, until none ran
+    final_cpu_s: float  # ... and to merge what was left into one part per table
+    inserts: int  # INSERT queries the coordinator ran
+
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU s per page: draining, +merges, +to one part."""
+        drain = self.drain_cpu_s / self.pages
+        merges = drain + self.merges_cpu_s / self.pages
+        return drain, merges, merges + self.final_cpu_s / self.pages
 
     def row(self) -> str:
-        cpu = self.drain_cpu_s / self.pages
+        figures = "".join(f"{1000 * cpu:>8.3f}{1 / cpu:>8,.0f}" for cpu in self.cpu())
         return (
-            f"{LABELS[self.way]:<30}{1000 * cpu:>9.3f}{1 / cpu:>10,.0f}"
-            f"{self.pages / self.drain_wall_s:>10,.0f}"
-            f"{1000 * (self.drain_cpu_s + self.merges_cpu_s) / self.pages:>12.3f}"
-            f"{self.stream_bytes / self.pages:>10,.0f}{1e6 * self.encode_cpu_s / self.pages:>12.0f}"
+            f"{LABELS[self.way]:<28}{self.inserts:>8}{figures}"
+            f"{self.pages / self.drain_wall_s:>8,.0f}"
+            f"{self.stream_bytes / self.pages:>7,.0f}{1e6 * self.encode_cpu_s / self.pages:>7.0f}"
         )
 
 
@@ -131,7 +153,7 @@ def hand_over(client: redis.Redis, way: str, job: str, batches: list[Batch]) -> 
             raise SystemExit(f"leased {len(leased)} of {len(urls)} pages")
         batch.fingerprints = [leased[url] for url in urls]
         started = time.process_time()
-        payload = old_json(batch) if way != "arrow" else encode(batch)
+        payload = encode(batch) if way.startswith("arrow") else old_json(batch)
         cpu += time.process_time() - started
         size += len(payload)
         client.xadd(frontier.keys.rows, {"batch": payload})
@@ -166,7 +188,9 @@ def coordinator(config: dict[str, Any]) -> dict[str, float]:
     record = None
     if config["way"] == "before":
         record = lambda batch: driver_insert(sink, frontier, batch)  # noqa: E731
-    consumer = StreamConsumer(client, frontier.keys.rows, sink, frontier, record)
+    group_rows = GROUP_ROWS if config["way"] == "arrow" else 0
+    consumer = StreamConsumer(client, frontier.keys.rows, sink, frontier, record, group_rows)
+    inserts = insert_queries(sink)
     if config["merges_after"]:
         sink.client.command("SYSTEM STOP MERGES")
     wall, cpu = time.perf_counter(), time.process_time()
@@ -176,7 +200,7 @@ def coordinator(config: dict[str, Any]) -> dict[str, float]:
     settled = time.process_time()
     if config["merges_after"]:
         sink.client.command("SYSTEM START MERGES")
-        time.sleep(1.0)  # for the first merges to be chosen
+    time.sleep(1.0)  # for the merges the last inserts call for to be chosen
     deadline = time.monotonic() + MERGES_WAIT_S
     while time.monotonic() < deadline:
         running = sink.client.command("SELECT count() FROM system.merges")
@@ -184,15 +208,34 @@ def coordinator(config: dict[str, Any]) -> dict[str, float]:
             break
         time.sleep(0.2)
     merges = time.process_time() - settled
+    inserts = insert_queries(sink) - inserts
+    settled = time.process_time()
+    for table in TABLES:  # one part left alone: optimize_skip_merged_partitions
+        sink.client.command(
+            f"OPTIMIZE TABLE {table} FINAL SETTINGS optimize_skip_merged_partitions = 1"
+        )
+    final = time.process_time() - settled
     stored = sink.client.query("SELECT (SELECT count() FROM pages), (SELECT count() FROM links)")
     sink.close()
     pages, links = stored.result_rows[0]
     if client.hlen(frontier.keys.leases) or (pages, links) != (config["pages"], config["links"]):
         raise SystemExit(f"{config['way']}: stored {pages} pages, {links} links, not exactly all")
-    return {"drain_cpu_s": cpu, "drain_wall_s": wall, "merges_cpu_s": merges}
+    return {
+        "drain_cpu_s": cpu,
+        "drain_wall_s": wall,
+        "merges_cpu_s": merges,
+        "final_cpu_s": final,
+        "inserts": inserts,
+    }
 
 
-def run_coordinator(config: dict[str, Any], core: int) -> dict[str, float]:
+def insert_queries(sink: ClickHouseSink) -> int:
+    """INSERT queries this process has run (chDB's counters are the process's)."""
+    count = sink.client.command("SELECT value FROM system.events WHERE event = 'InsertQuery'")
+    return int(str(count or 0))
+
+
+def run_coordinator(config: dict[str, Any], core: int) -> dict[str, Any]:
     """`coordinator` in its own process, pinned to `core` from its first instruction on."""
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.handoff", "--coordinator", json.dumps(config)],
@@ -204,7 +247,7 @@ def run_coordinator(config: dict[str, Any], core: int) -> dict[str, float]:
     )
     if proc.returncode:
         raise SystemExit(f"the coordinator failed:\n{proc.stderr[-3000:]}")
-    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return figures
 
 
@@ -238,6 +281,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
     ways: list[Figures] = out["ways"]
     first = ways[0]
+    drained = "inserts alone (merges stopped)" if args.merges_after else "with merges meanwhile"
     lines = [
         f"Hand-off benchmark: {first.pages:,} bench web pages, {first.links:,} links "
         f"({first.links / first.pages:.1f} per page) in {out['batches']} batches "
@@ -246,26 +290,27 @@ def report(args: argparse.Namespace, out: dict[str, Any]) -> str:
         f"merges {'stopped while draining, run after' if args.merges_after else 'running'}",
         f"speed check: {speed_note(out['python_speed_ms'])}",
         "",
-        f"{'hand-off':<30}{'ms CPU':>9}{'pages/s':>10}{'pages/s':>10}{'ms CPU':>12}"
-        f"{'bytes':>10}{'encode':>12}",
-        f"{'':<30}{'per page':>9}{'per core':>10}{'wall':>10}{'+merges':>12}"
-        f"{'per page':>10}{'us/page':>12}",
-        "-" * 93,
+        f"{'':<28}{'':>8}{'drain':>16}{'+merges':>16}{'+to one part':>16}{'pages/s':>8}"
+        f"{'bytes':>7}{'encode':>7}",
+        f"{'hand-off':<28}{'inserts':>8}{' ms/page /s/core' * 3}{'wall':>8}{'/page':>7}{'us':>7}",
+        "-" * 106,
         *(way.row() for way in ways),
         "",
-        "ms CPU per page: the coordinator's whole process (chDB's insert threads, Python, "
-        "redis-py) while draining; pages/s per core = 1 / that. pages/s wall: on its one core, "
-        "with whatever else the machine ran. +merges: with chDB's background merges until none "
-        "ran. bytes per page: the batches in the stream. encode: the workers' CPU to encode.",
+        f"drain: the coordinator's whole process (chDB's threads, Python, redis-py), {drained}; "
+        "+merges: and chDB's merges after, until it chose none; +to one part: and merging the "
+        "rest into one part per table (an upper bound). ms/page: CPU; /s/core: pages per "
+        "second of one core, 1 / that. inserts: INSERT queries. pages/s wall: draining, on its "
+        "one core with whatever else the machine ran. bytes: the batches in the stream; "
+        "encode: the workers' CPU to encode, us a page.",
     ]
     for way in ways:
         if way.way == "arrow":
-            per_core = way.pages / way.drain_cpu_s
-            met = "met" if per_core >= TARGET_PAGES_PER_S else "NOT met"
-            lines.append(
-                f"target: one core absorbs {TARGET_PAGES_PER_S:,} pages/s: {met} "
-                f"({per_core:,.0f} pages/s per core)"
-            )
+            for name, cpu in zip(("drain", "+merges", "+to one part"), way.cpu(), strict=True):
+                met = "met" if 1 / cpu >= TARGET_PAGES_PER_S else "NOT met"
+                lines.append(
+                    f"target: one core absorbs {TARGET_PAGES_PER_S:,} pages/s, {name}: {met} "
+                    f"({1 / cpu:,.0f} pages/s per core)"
+                )
     return "\n".join(lines)
 
 

@@ -18,7 +18,9 @@ copy it: a line `-- @single-node START` stands for the one statement there that 
 
 The schema writes the cluster as `'{cluster}'`, which ClickHouse expands from the server's macros
 when a file is run by hand; `linkgraph migrate --cluster NAME` puts NAME there instead. `{shard}`
-and `{replica}` stay macros: they differ per node.
+and `{replica}` stay macros: they differ per node. The Distributed tables keep NAME, so the schema
+is the one record of which cluster an index runs on (`index_cluster`): a command that acts
+differently on a cluster (`linkgraph rank`) reads it there rather than take a flag.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ _ON_EVERY_NODE = re.compile(
 # ... and an insert up to its data, where its settings go.
 _INSERT = re.compile(r"INSERT INTO (\w+)(?:\s*\([^)]*\))?(?=\s+(?:VALUES|SELECT)\b)")
 _LOCAL_TABLE = re.compile(r"^CREATE TABLE (?:IF NOT EXISTS )?(\w+)_local\b", re.MULTILINE)
+# The cluster a Distributed table reads, as system.tables shows its engine: a literal, or an
+# identifier when the table was made by hand.
+_DISTRIBUTED_OVER = re.compile(r"Distributed\(\s*(?:'((?:[^'\\]|\\.)*)'|`?([\w.-]+)`?)")
 # What it refuses, and why: these need an override.
 _NEEDS_OVERRIDE = {
     "CREATE TABLE": "a table on a cluster is Replicated, or Distributed over one",
@@ -180,6 +185,23 @@ def apply_cluster_schema(client: Client, cluster: str) -> list[str]:
         logger.info("Applied cluster schema %s", migration.name)
         ran.append(migration.name)
     return ran
+
+
+def index_cluster(client: Client) -> str:
+    """The cluster the index in the client's database runs on: the one its Distributed
+    `backlinks_state` reads (`linkgraph migrate --cluster NAME` made it so), or "" when the
+    index is the single-node schema."""
+    rows = client.query(
+        "SELECT engine, engine_full FROM system.tables "
+        "WHERE database = currentDatabase() AND name = 'backlinks_state'"
+    ).result_rows
+    if not rows or rows[0][0] != "Distributed":
+        return ""
+    found = _DISTRIBUTED_OVER.match(rows[0][1])
+    if not found:
+        raise RuntimeError(f"no cluster in the engine of backlinks_state: {rows[0][1]!r}")
+    literal, identifier = found.groups()
+    return identifier if literal is None else re.sub(r"\\(.)", r"\1", literal)
 
 
 def create_database(client: Client, database: str, cluster: str) -> None:

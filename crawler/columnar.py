@@ -3,7 +3,8 @@
 
 A batch is one byte string: a format byte, then a small JSON header (the batch's deduplication
 token, its pages' frontier fingerprints, its row counts), then its `pages` and its `links` as two
-Arrow IPC streams (LZ4-compressed, the columns each link repeats from its page as dictionaries).
+Arrow IPC streams (LZ4-compressed, the columns each link repeats from its page as dictionaries;
+several record batches, each with its dictionaries, once batches are joined: crawler/coalesce.py).
 The index owner inserts the streams into ClickHouse as they arrived (`FORMAT ArrowStream`): no
 link row is decoded in Python, and only `pages` is read back, for the frontier's counts.
 
@@ -134,10 +135,7 @@ def arrow_stream(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> bytes:
         values = list(map(itemgetter(at), rows))  # a column: 4x faster than zip(*rows)
         if kind.name == TIME_COLUMN:
             values = list(as_millis(tuple(values)))
-        if pa.types.is_dictionary(kind.type):
-            arrays.append(pa.array(values, kind.type.value_type).dictionary_encode())
-        else:
-            arrays.append(pa.array(values, kind.type))
+        arrays.append(pa.array(values, kind.type))  # a dictionary built as it reads: no copy
     out = pa.BufferOutputStream()
     with ipc.new_stream(out, schema, options=_WRITE) as writer:
         writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))

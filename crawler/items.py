@@ -1,4 +1,4 @@
-"""The dataclasses passed between stages: spider -> pipelines -> storage.
+"""The dataclasses (and the `Link` tuple) passed between stages: spider -> pipelines -> storage.
 
 A `PageItem` is what the spider yields for every fetch attempt (a response, a redirect, an
 error, a robots refusal). The extraction pipeline fills `PageItem.parsed` exactly once; every later
@@ -9,6 +9,7 @@ crawler/rows.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # rel tokens that make a link not pass authority ("qualified" links in Google's terms).
 QUALIFYING_RELS = frozenset({"nofollow", "ugc", "sponsored"})
@@ -23,9 +24,11 @@ LINK_TYPES = (
 )  # fmt: skip
 
 
-@dataclass(slots=True, frozen=True)
-class Link:
-    """One outbound link occurrence on a page, already resolved to an absolute URL."""
+class Link(NamedTuple):
+    """One outbound link occurrence on a page, already resolved to an absolute URL.
+
+    A NamedTuple rather than a frozen dataclass, like the rows (crawler/rows.py): a page has
+    about a hundred links, and a tuple is built in a fifth of the time."""
 
     url: str  # absolute http(s) URL, WHATWG-serialised, fragment removed
     anchor: str = ""  # textContent, whitespace collapsed; image alt when there is no text

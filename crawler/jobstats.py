@@ -198,6 +198,8 @@ def _state(config: dict[str, str], workers: int, started: float | None, now: flo
     if workers == 0 and not outcome:
         if control == jobs.STOPPED:
             return jobs.STOPPED
+        if jobs.owner_alive(config, now):
+            return jobs.RUNNING  # its last worker left: its end is being recorded
         if started is None or now - started > STARTING_SECONDS:
             return jobs.INTERRUPTED  # nobody crawls it, and its end was never recorded
     return jobs.RUNNING

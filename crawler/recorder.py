@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from crawler.frontier import Entry, Frontier
+from crawler.frontier.prefetch import unreleased_pages
 from crawler.handoff import StreamSink
 from crawler.jobstats import tallies
 from crawler.rows import Batch
@@ -88,6 +89,15 @@ class Recorder:
 
     def record(self, batch: Batch) -> None:
         """Store the batch, or spool it (behind the batches waiting already)."""
+        unreleased = unreleased_pages(self.frontier).intersection(batch.fingerprints)
+        if unreleased:
+            # The frontier thread failed to end their hosts' turns: like the request in hand
+            # when the frontier fails, they are not recorded and keep their leases, so the
+            # job's resume hands them out again (and their hosts with them).
+            self.held.discard(unreleased)
+            batch = kept_part(batch, set(batch.fingerprints) - unreleased)
+            if not batch.pages:
+                return
         self.held.add(batch.fingerprints)  # a handed-over batch: held from now on
         if not len(self.spool):
             try:

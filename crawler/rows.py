@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from uuid import uuid4
 
 from crawler.items import PageItem, ParsedPage
+from crawler.linkcache import DESTINATIONS
 from crawler.urls import host_of, registered_domain
 
 
@@ -72,6 +73,21 @@ TIME_COLUMN = "fetched_at"
 _UNPARSED = ParsedPage()
 
 
+_new_row = tuple.__new__
+# The (nofollow, ugc, sponsored) columns of a link's rel tokens: a few distinct sets of tokens
+# recur on every page. Bounded, as a page may make up any number of tokens.
+_REL_FLAGS: dict[frozenset[str], tuple[int, int, int]] = {frozenset(): (0, 0, 0)}
+_REL_FLAGS_SIZE = 1024
+
+
+def _rel_flags(rel: frozenset[str]) -> tuple[int, int, int]:
+    flags = (int("nofollow" in rel), int("ugc" in rel), int("sponsored" in rel))
+    if len(_REL_FLAGS) >= _REL_FLAGS_SIZE:
+        _REL_FLAGS.clear()
+    _REL_FLAGS[rel] = flags
+    return flags
+
+
 def millis(unix_seconds: float) -> int:
     """A unix time as DateTime64(3) ticks, the value the driver stores as it is: rounded to the
     microsecond, then cut to the millisecond, as a datetime would be."""
@@ -88,32 +104,44 @@ def as_millis(values: tuple[Any, ...]) -> tuple[Any, ...]:
 def rows_of(item: PageItem) -> tuple[PageRow, list[LinkRow]]:
     """The `pages` row of one fetch attempt and the `links` rows of its links."""
     when = millis(item.fetched_at)
-    host = host_of(item.url)
+    job, url = item.job, item.url
+    host = host_of(url)
     domain = registered_domain(host)
     parsed = item.parsed or _UNPARSED
     page_nofollow = int(parsed.nofollow)
-    links = []
-    for link in parsed.links:
-        dst_host = host_of(link.url)
-        # By position, in the declared order: about a hundred of these per page, and keywords
-        # would triple their cost. tests/test_rows.py checks every field by name.
-        links.append(
-            LinkRow(
-                item.job,  # job
-                item.url,  # src_url
-                host,  # src_host
-                domain,  # src_domain
-                link.url,  # dst_url
-                dst_host,  # dst_host
-                registered_domain(dst_host),  # dst_domain
-                link.anchor,  # anchor
-                link.tag,  # tag
-                link.type,  # type
-                int(link.nofollow),  # nofollow
-                int(link.ugc),  # ugc
-                int(link.sponsored),  # sponsored
-                page_nofollow,  # page_nofollow
-                when,  # fetched_at
+    # About a hundred links a page: each row is built with the fewest Python steps, its
+    # target's host and domain from a memo (crawler/linkcache.py).
+    known, destination = DESTINATIONS.get, DESTINATIONS.of
+    links: list[LinkRow] = []
+    append = links.append
+    for dst, anchor, rel, tag, kind in parsed.links:  # a Link is a tuple: unpacked at once
+        end = dst.find("/", 8)  # Destinations.key, inline
+        origin = dst[:end] if end > 0 else dst
+        dst_host, dst_domain = known(origin) or destination(origin)
+        nofollow, ugc, sponsored = _REL_FLAGS.get(rel) or _rel_flags(rel)
+        # By position, in the declared order, through tuple.__new__: keywords, or even the
+        # NamedTuple's own __new__, would double the cost. tests/test_rows.py checks every
+        # field by name.
+        append(
+            _new_row(
+                LinkRow,
+                (
+                    job,  # job
+                    url,  # src_url
+                    host,  # src_host
+                    domain,  # src_domain
+                    dst,  # dst_url
+                    dst_host,  # dst_host
+                    dst_domain,  # dst_domain
+                    anchor,  # anchor
+                    tag,  # tag
+                    kind,  # type
+                    nofollow,  # nofollow
+                    ugc,  # ugc
+                    sponsored,  # sponsored
+                    page_nofollow,  # page_nofollow
+                    when,  # fetched_at
+                ),
             )
         )
     page = PageRow(

@@ -1,6 +1,8 @@
 """Runs one crawl job in this process: Redis up (embedded or by URL), the job's spec resolved
-and saved, storage checked, Scrapy run. The CLI's `crawl`, `worker`, `recrawl` and `demo`
-commands are thin layers over `run_crawl`.
+and saved (crawler/jobstart.py), storage checked, Scrapy run with this process's settings and
+workers (crawler/crawlprocess.py), and the run's end recorded (crawler/summary.py). The CLI's
+`crawl`, `worker`, `recrawl` and `demo` commands are thin layers over `run_crawl`, and import
+what they need of those modules from here.
 
 Stopping (crawler/processes/stopping.py): a SIGINT or SIGTERM stops the crawl gracefully, and
 the coordinator relays it to its workers; a second one stops at once. The embedded Valkey server
@@ -13,59 +15,41 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import redis
 from scrapy.crawler import Crawler
-from scrapy.settings import Settings
 
 from crawler import jobs
 from crawler import settings as defaults
-from crawler.errors import UsageError
+from crawler.crawlprocess import ProcessOptions, build_settings, redis_for, spawn_worker
 from crawler.frontier import Frontier
-from crawler.frontier.bloom import Dedupe
 from crawler.frontier.connection import RedisUnreachable, SaidOnce, outage_of, stop_waiting
 from crawler.frontier.connection import connect as connect_redis
-from crawler.handoff import decode
-from crawler.jobspec import JobSpec, index_url, seed_domains
+from crawler.jobspec import index_url
+from crawler.jobstart import resolve_spec, saved_spec, start_job
 from crawler.jobstats import JobStats
 from crawler.processes.stopping import KILL, JobProcess, follow_coordinator, interrupt_on_sigterm
-from crawler.processes.supervisor import Supervisor
-from crawler.processes.valkey import EmbeddedValkey
 from crawler.processes.workers import WorkerGroup
 from crawler.service.readserver import serving_reads
 from crawler.spiders.links import LinkSpider
 from crawler.storage import StorageTarget, connect
 from crawler.summary import record_end
 
-SEED_BATCH = 1000  # seeds queued per frontier call
+__all__ = [  # the names callers import from here, wherever they are defined
+    "INTERRUPTED", "CrawlResult", "ProcessOptions", "build_settings", "redis_for",
+    "resolve_spec", "run_crawl", "spawn_worker", "start_job",
+]  # fmt: skip
+
 # The finish reason of a crawl stopped at once (a second Ctrl-C): its summary says so.
 INTERRUPTED = "interrupted"
 # A worker meets a Redis outage up to a heartbeat later than its coordinator, then waits out the
 # same timeout: the coordinator waits that much longer for it.
 LINGER_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class ProcessOptions:
-    """What this process does for a job: its own choices, never saved with the job."""
-
-    data_dir: Path = Path(defaults.LINKGRAPH_DATA_DIR)
-    redis_url: str = defaults.REDIS_URL  # "" = an embedded server with its files in data_dir
-    clickhouse_url: str = ""  # this process's own, with its password ("" = the job's)
-    log_level: str = "WARNING"
-    progress: bool = True
-    workers: int = 1  # crawling processes on this machine; this one owns the index
-    warc_dir: str = defaults.LINKGRAPH_WARC_DIR
-    joining: bool = False  # a `linkgraph worker`: the job exists, and so does its spec
-    coordinated: bool = False  # a worker started by a coordinator: it follows its stdin
 
 
 @dataclass
@@ -76,51 +60,6 @@ class CrawlResult:
     links: int
     frontier: dict[str, int]
     job_stats: JobStats | None = None  # the job's figures at its end (None: a joining worker)
-
-
-@contextlib.contextmanager
-def redis_for(url: str, data_dir: Path, *, supervise: bool = False) -> Iterator[str]:
-    """The Redis URL to use: the given one (checked), or an embedded server for the run,
-    restarted if it dies while `supervise`d."""
-    if url:
-        connect_redis(url).close()
-        yield url
-        return
-    server = EmbeddedValkey(data_dir)
-    started = server.start()
-    supervisor = Supervisor(server) if supervise and server.process is not None else None
-    try:
-        if supervisor is not None:
-            supervisor.start()
-        yield started
-    finally:
-        if supervisor is not None:
-            supervisor.stop()
-        server.stop()
-
-
-def build_settings(
-    spec: JobSpec, process: ProcessOptions, storage: StorageTarget, redis_url: str
-) -> Settings:
-    """The Scrapy settings of one process of the job: the spec's, then the process's own."""
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    settings.setdict(spec.scrapy_settings(), priority="cmdline")
-    own: dict[str, Any] = {
-        "REDIS_URL": redis_url,
-        "LINKGRAPH_SEEDS": [],  # the coordinator queued them already (see start_job)
-        "LINKGRAPH_DATA_DIR": str(process.data_dir),
-        "LINKGRAPH_CLICKHOUSE_URL": storage.url,  # with the password the spec leaves out
-        "LINKGRAPH_WARC_DIR": process.warc_dir,
-        "LINKGRAPH_HANDOFF": process.joining and spec.embedded,
-        # leases of a stopped run are returned by run_crawl, before any worker starts
-        "LINKGRAPH_RETURN_LEASES_AT_START": False,
-        "LOG_LEVEL": process.log_level,
-    }
-    if not process.progress:
-        own["LINKGRAPH_PROGRESS_SECONDS"] = 0
-    settings.setdict(own, priority="cmdline")
-    return settings
 
 
 def run_crawl(
@@ -152,7 +91,7 @@ def _run(
     client = connect_redis(redis_url)
     changes: list[str] = []
     if process.joining:
-        spec = _saved(client, job)
+        spec = saved_spec(client, job)
     else:
         spec, changes = resolve_spec(client, job, given, seeds)
     timeout = float(spec.scrapy_settings().get("LINKGRAPH_REDIS_TIMEOUT",
@@ -167,6 +106,8 @@ def _run(
             owned.enter_context(serving_reads(storage, process.data_dir))
     if not process.joining:
         start_job(client, spec, changes, seeds)
+        # This process records the run's end: until then the job is not taken for interrupted.
+        owned.enter_context(jobs.RunOwner(client, job))
     workers = WorkerGroup()
     runner = JobProcess(build_settings(spec, process, storage, redis_url), workers.tell)
     runner.note_signals_until_started(sigint=not process.coordinated)
@@ -215,73 +156,6 @@ def _after_crawl(workers: WorkerGroup, *, forced: bool, linger: float) -> None:
         interrupt_on_sigterm()
 
 
-def _saved(client: redis.Redis, job: str) -> JobSpec:
-    spec = jobs.load(client, job)
-    if spec is None:
-        raise UsageError(f"no job {job!r} in this frontier (see `linkgraph jobs`)")
-    return spec
-
-
-def resolve_spec(
-    client: redis.Redis, job: str, given: Mapping[str, Any], seeds: Sequence[str]
-) -> tuple[JobSpec, list[str]]:
-    """The job's spec: the saved one (or the defaults) updated with what was given, and what
-    that changed in a saved one."""
-    saved = jobs.load(client, job)
-    if saved is None and not seeds:
-        raise UsageError(f"job {job!r} has no seeds: give URLs or --seeds-file to start it")
-    base = saved or JobSpec(job=job)
-    if seeds:  # the seed-domains scope covers every seed the job was ever given
-        domains = sorted({*base.seed_domains, *seed_domains(seeds)})
-        given = {**given, "LINKGRAPH_SEED_DOMAINS": domains}
-    spec, changes = base.updated(given)
-    if saved and spec.frontier_partitions != saved.frontier_partitions:
-        raise UsageError(
-            f"job {job!r} has {saved.frontier_partitions} frontier partitions, fixed when it "
-            f"was created (a new job may have {spec.frontier_partitions})"
-        )
-    if saved and _dedupe(spec).describe() != _dedupe(saved).describe():
-        raise UsageError(
-            f"job {job!r} dedupes URLs {_dedupe(saved).describe()}, fixed when it was created "
-            f"(a new job may dedupe them {_dedupe(spec).describe()})"
-        )
-    return spec, changes if saved else []
-
-
-def _dedupe(spec: JobSpec) -> Dedupe:
-    return Dedupe(spec.dedupe, spec.bloom_capacity, spec.bloom_error_rate)
-
-
-def start_job(client: redis.Redis, spec: JobSpec, changes: list[str], seeds: Sequence[str]) -> None:
-    for change in changes:
-        print(f"job {spec.job}: {change}", file=sys.stderr)
-    jobs.save(client, spec)
-    frontier = Frontier(client, spec.job, max_pages_per_host=spec.max_pages_per_host)
-    # Seeds are queued (deduplicated) before any worker starts: a worker that found the
-    # frontier empty would take the job for finished.
-    for start in range(0, len(seeds), SEED_BATCH):
-        frontier.add((url, 0) for url in seeds[start : start + SEED_BATCH])
-    if frontier.live_workers() == 0:
-        # Nobody is crawling this job: what is still leased was in flight when it last
-        # stopped, and was never recorded; but for the pages whose rows wait in the hand-off
-        # stream (a coordinator stopped at once), which the index owner stores first.
-        waiting = _handed_over(client, frontier)
-        if not waiting:
-            frontier.return_leases()
-        else:
-            leased = frontier.leased_entries()
-            frontier.return_leases([e for e in leased if e.fp not in waiting])
-
-
-def _handed_over(client: redis.Redis, frontier: Frontier) -> set[str]:
-    """Fingerprints of the pages whose rows wait in the job's hand-off stream."""
-    waiting: set[str] = set()
-    entries = cast("list[tuple[bytes, dict[bytes, bytes]]]", client.xrange(frontier.keys.rows))
-    for _id, fields in entries:
-        waiting.update(decode(fields[b"batch"], "").fingerprints)
-    return waiting
-
-
 def _crawl(runner: JobProcess) -> Crawler:
     logging.getLogger("scrapy").setLevel(runner.settings["LOG_LEVEL"])
     crawler = runner.create_crawler(LinkSpider)
@@ -291,21 +165,3 @@ def _crawl(runner: JobProcess) -> Crawler:
         handler.addFilter(SaidOnce())
     runner.start()
     return crawler
-
-
-def spawn_worker(
-    workers: WorkerGroup,
-    spec: JobSpec,
-    process: ProcessOptions,
-    storage: StorageTarget,
-    redis_url: str,
-) -> None:
-    args = [sys.executable, "-m", "crawler.cli.main", "worker", "--job", spec.job,
-            "--data-dir", str(process.data_dir), "-q", "--from-coordinator"]  # fmt: skip
-    if process.warc_dir:
-        args += ["--warc", process.warc_dir]
-    if process.log_level == "INFO":
-        args.append("--verbose")
-    # The URLs travel in the environment, where `ps` does not show their passwords.
-    env = {**os.environ, "LINKGRAPH_REDIS_URL": redis_url, "LINKGRAPH_CLICKHOUSE_URL": storage.url}
-    workers.spawn(args, env)

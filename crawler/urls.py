@@ -11,7 +11,9 @@ resource, a crawler has no business sending them, and they must never be stored 
 Resolution sits on the extraction hot path (~100 calls per page), so it talks to Ada's C API
 through the cffi binding that the `ada_url` package ships, skipping the per-call Python layers
 of `ada_url.join_url` (object finalisers, exceptions on failure). Each call is a few
-microseconds.
+microseconds, and extraction makes most of them no call at all: crawler/linkcache.py keeps the
+answers for hrefs that recur (navigation links), under the parts of the base each one depends
+on (`base_scopes`), so that a memoised answer is always the one `resolve` would give.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _HTTP_PREFIXES = (b"http://", b"https://")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 # Ada's SchemeType values for the two schemes we crawl.
 _SCHEME_NAMES = {0: "http", 2: "https"}
+_OMITTED = 0xFFFFFFFF  # ada_url_omitted: a component the URL does not have
 
 _parse = lib.ada_parse
 _parse_with_base = lib.ada_parse_with_base
@@ -114,6 +117,29 @@ def resolve(base: str, href: str) -> str | None:
 def resolver(base: str) -> Callable[[str], str | None]:
     """`resolve` bound to one base URL, which is then encoded once for a whole page of links."""
     return partial(_join, _utf8(base))
+
+
+def base_scopes(base: str) -> tuple[str, str] | None:
+    """What of an http(s) `base` a root-relative href and a path-relative one depend on: its
+    serialisation up to its path, and up to the last "/" of its path (crawler/linkcache.py says
+    why). None for a base that is not an http(s) URL."""
+    raw = _utf8(base)
+    parsed = _parse(raw, len(raw))
+    try:
+        if not _is_valid(parsed) or lib.ada_get_scheme_type(parsed) not in _SCHEME_NAMES:
+            return None
+        href = _get_href(parsed)
+        serialised: bytes = _unpack(href.data, href.length)
+        parts = lib.ada_get_components(parsed)
+        path_start = parts.pathname_start
+        path_ends = (parts.search_start, parts.hash_start, len(serialised))
+    finally:
+        _free(parsed)
+    path_end = next(end for end in path_ends if end != _OMITTED)
+    last_slash = serialised.rfind(b"/", path_start, path_end)
+    if path_start == _OMITTED or last_slash < 0:  # never for http(s): the path is "/" or more
+        return None
+    return serialised[:path_start].decode(), serialised[: last_slash + 1].decode()
 
 
 def canonicalize(url: str) -> str | None:

@@ -15,6 +15,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
 from crawler.frontier import Frontier, frontier_for
@@ -75,7 +76,7 @@ class FrontierPipeline:
             thread=frontier_thread_for(crawler),
         )
 
-    def process_item(self, item: PageItem) -> PageItem | defer.Deferred[PageItem]:
+    async def process_item(self, item: PageItem) -> PageItem:
         parsed = item.parsed
         if parsed is None or parsed.nofollow or not parsed.links:
             return item
@@ -109,4 +110,4 @@ class FrontierPipeline:
                             failed=sent.errback if last else (lambda _: None))  # fmt: skip
         if not chunks:
             return item
-        return sent
+        return await maybe_deferred_to_future(sent)

@@ -15,7 +15,8 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from twisted.internet import defer, threads
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
 
 from crawler.frontier import frontier_for
 from crawler.items import PageItem
@@ -73,14 +74,14 @@ class SitemapPipeline:
         # Every worker registers them: the registry reads and queues each one once.
         self.registry.register(self.seeds)
 
-    def process_item(self, item: PageItem) -> PageItem | defer.Deferred[PageItem]:
+    async def process_item(self, item: PageItem) -> PageItem:
         if item.depth or item.error or not 200 <= item.status < 300:
             return item
         sniffed = not item.is_html and is_xml_sitemap(item.body)
         if sniffed or not self.off_reactor:
             return self._read(item, sniffed or self.registry.is_sitemap(item.url))
         known = threads.deferToThread(self.registry.is_sitemap, item.url)
-        return known.addCallback(lambda is_sitemap: self._read(item, is_sitemap))
+        return self._read(item, await maybe_deferred_to_future(known))
 
     def _read(self, item: PageItem, is_sitemap: bool) -> PageItem:
         if not is_sitemap:

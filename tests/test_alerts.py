@@ -2,7 +2,8 @@
 (tests/testweb_changed.py) and re-crawled, by `linkgraph recrawl` and by the schedule of
 `linkgraph serve`; `refdomain_changes` must then hold exactly the referring domains the declared
 changes add and remove, and a webhook receiver on 127.0.0.1 (aiohttp, in the test) must be
-POSTed exactly the watched domains' ones."""
+POSTed exactly the watched domains' ones: by `serve`, exactly once, even when it refused them
+until `serve` was stopped and started again."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from crawler.demo.server import LocalWebServer, write_hosts_file
 from crawler.recrawls import client_rows
 from crawler.storage import StorageTarget, connect
 from tests.conftest import SHORT_BACKOFF, IndexedWeb, query, run_cli, run_linkgraph
-from tests.serving import free_port, serve, wait_until
+from tests.serving import Served, free_port, serve, wait_until
 from tests.testweb import TestWeb, build_test_web
 from tests.testweb_changed import UNREACHABLE, ChangedWeb, build_changed_web
 
@@ -38,10 +39,13 @@ Truth = dict[tuple[str, str], tuple[str, int, tuple[str, ...]]]
 
 class Receiver:
     """A webhook receiver on 127.0.0.1, in a thread of its own: every POST's path and JSON.
-    /fail answers 500; /flaky 500 to its first POST, then 200; /slow answers after 5 s."""
+    /fail answers 500; /flaky 500 to its first POST, then 200; /slow answers after 5 s; /gate
+    500 until `gate_open`. `taken` has the POSTs answered 200."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, Any]] = []
+        self.taken: list[tuple[str, Any]] = []
+        self.gate_open = False
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -62,13 +66,19 @@ class Receiver:
     def bodies(self, path: str) -> list[Any]:
         return [body for p, body in self.posts if p == path]
 
+    def taken_bodies(self, path: str) -> list[Any]:
+        return [body for p, body in self.taken if p == path]
+
     async def _handle(self, request: web.Request) -> web.Response:
-        self.posts.append((request.path, await request.json()))
+        body = await request.json()
+        self.posts.append((request.path, body))
         if request.path == "/slow":
             await asyncio.sleep(5)
         first_flaky = request.path == "/flaky" and len(self.bodies("/flaky")) == 1
-        if request.path == "/fail" or first_flaky:
+        shut = request.path == "/gate" and not self.gate_open
+        if request.path == "/fail" or first_flaky or shut:
             return web.Response(status=500)
+        self.taken.append((request.path, body))
         return web.json_response({"ok": True})
 
     def _run(self) -> None:
@@ -315,13 +325,19 @@ def test_no_watched_domain_changed_no_post(recrawled: Recrawled, receiver: Recei
 # -- the service's schedule ---------------------------------------------------------------------
 
 
-def test_serve_recrawls_on_schedule_and_posts(
-    receiver: Receiver, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """A job crawled with a schedule of 1 s and a webhook; the web changes; `linkgraph serve`
-    re-crawls it at once (w.r1) and posts its changes, then again (w.r2), which changes
-    nothing. `linkgraph recrawl w` by hand then alerts as the job's spec says: nothing to say."""
-    tmp = tmp_path_factory.mktemp("schedule")
+@dataclass
+class Scheduled:
+    """A job crawled from the test web with a schedule of 1 s and a webhook; its re-crawls
+    fetch the changed web, served on the same port."""
+
+    data: Path
+    hosts_file: Path
+    port: int
+    pages: list[tuple[Any, ...]]
+    truth: Truth  # what its first re-crawl changes
+
+
+def scheduled_job(tmp: Path, job: str, webhook: str) -> Scheduled:
     data = tmp / "data"
     first = build_test_web()
     watch = [arg for domain in WATCHED for arg in ("--watch-domain", domain)]
@@ -329,38 +345,48 @@ def test_serve_recrawls_on_schedule_and_posts(
         port = server.port
         write_hosts_file(tmp / "hosts", first.hosts())
         run_linkgraph(
-            "crawl", *first.seeds(port), "--job", "w", "--data-dir", str(data),
+            "crawl", *first.seeds(port), "--job", job, "--data-dir", str(data),
             "--hosts-file", str(tmp / "hosts"), "--allow-private", "--delay", "0", "-q",
-            *SHORT_BACKOFF, "--recrawl-every", "1", *watch,
-            "--alert-webhook", receiver.url("/scheduled"),
+            *SHORT_BACKOFF, "--recrawl-every", "1", *watch, "--alert-webhook", webhook,
         )  # fmt: skip
-    pages = query(data, "SELECT url FROM pages WHERE job = 'w' ORDER BY url")
-    changed = build_changed_web()
+    pages = query(data, f"SELECT url FROM pages WHERE job = '{job}' ORDER BY url")
     # the job's hosts send every name to the server, so none is unreachable here
-    truth = refdomain_truth(first, changed, port, unreachable=frozenset())
+    truth = refdomain_truth(first, build_changed_web(), port, unreachable=frozenset())
+    return Scheduled(data, tmp / "hosts", port, pages, truth)
+
+
+def ended(service: Served, job: str) -> bool:
+    """The job's end is recorded: its rows are stored."""
+    status, stats = service.call("GET", f"/api/jobs/{job}")
+    return status == 200 and stats["summary"] is not None
+
+
+def test_serve_recrawls_on_schedule_and_posts(
+    receiver: Receiver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A job crawled with a schedule of 1 s and a webhook; the web changes; `linkgraph serve`
+    re-crawls it at once (w.r1) and posts its changes, then again (w.r2), which changes
+    nothing. `linkgraph recrawl w` by hand then alerts as the job's spec says: nothing to say."""
+    tmp = tmp_path_factory.mktemp("schedule")
+    job = scheduled_job(tmp, "w", receiver.url("/scheduled"))
+    data, truth = job.data, job.truth
     started = datetime.now(timezone.utc)
-    with LocalWebServer(changed, port=port):
+    with LocalWebServer(build_changed_web(), port=job.port):
         with serve(data) as service:
-
-            def ended(job: str) -> bool:
-                """The job's end is recorded: its rows are stored."""
-                status, stats = service.call("GET", f"/api/jobs/{job}")
-                return status == 200 and stats["summary"] is not None
-
-            wait_until(lambda: ended("w.r1"), "the scheduled re-crawl w.r1 has ended")
+            wait_until(lambda: ended(service, "w.r1"), "the scheduled re-crawl w.r1 has ended")
             wait_until(lambda: bool(receiver.bodies("/scheduled")), "the alert of w.r1 is POSTed")
-            wait_until(lambda: ended("w.r2"), "the next re-crawl w.r2 has ended")
+            wait_until(lambda: ended(service, "w.r2"), "the next re-crawl w.r2 has ended")
             states = [service.ok("GET", f"/api/jobs/{job}")["state"] for job in ("w.r1", "w.r2")]
             again = service.sql("SELECT count() FROM refdomain_changes WHERE job = 'w.r2'")
             refetched = service.sql("SELECT url FROM pages WHERE job = 'w.r1' ORDER BY url")
         by_hand = run_linkgraph(
-            "recrawl", "w", "--data-dir", str(data), "--hosts-file", str(tmp / "hosts"),
+            "recrawl", "w", "--data-dir", str(data), "--hosts-file", str(job.hosts_file),
             "--allow-private", "--delay", "0", "-q", *SHORT_BACKOFF,
         )  # fmt: skip
     (alert,) = receiver.bodies("/scheduled")
     assert without_times(alert, started) == expected_alert("w.r1", truth, WATCHED)
     assert states == ["finished", "finished"] and again.strip() == "0"
-    assert refetched.split() == [url for (url,) in pages]
+    assert refetched.split() == [url for (url,) in job.pages]
     rows = query(data, "SELECT dst_domain, src_domain, change, backlinks, reasons "
                  "FROM refdomain_changes WHERE job = 'w.r1'")  # fmt: skip
     assert {(d, s): (c, n, tuple(r)) for d, s, c, n, r in rows} == truth
@@ -369,6 +395,39 @@ def test_serve_recrawls_on_schedule_and_posts(
         by_hand.stderr, re.M,
     )  # fmt: skip
     assert len(receiver.bodies("/scheduled")) == 1
+
+
+def test_an_alert_refused_is_kept_and_sent_once_after_a_restart(
+    receiver: Receiver, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The webhook refuses the alert of re-crawl p.r1 (500, and 500 to the retry), and
+    `linkgraph serve` is stopped (SIGTERM). The webhook then takes alerts, and `serve`, started
+    again, sends the kept alert at once: exactly once, with the exact gained and lost referring
+    domains, and not again while later re-crawls end."""
+    tmp = tmp_path_factory.mktemp("pending")
+    job = scheduled_job(tmp, "p", receiver.url("/gate"))
+    started = datetime.now(timezone.utc)
+    kept = (f"job p.r1: the alert to {receiver.url('')} failed: HTTP 500: kept, tried again in "
+            "60s and when the service starts again\n")  # fmt: skip
+    with LocalWebServer(build_changed_web(), port=job.port):
+        with serve(job.data) as first:
+            wait_until(lambda: kept in first.output(), "the alert is refused, and kept")
+            assert first.stop() == 0
+        receiver.gate_open = True
+        with serve(job.data) as second:
+            before = {j["job"] for j in second.ok("GET", "/api/jobs")["jobs"]}
+            wait_until(lambda: len(receiver.taken_bodies("/gate")) == 1, "the kept alert is sent")
+
+            def later_recrawl_ended() -> bool:
+                jobs = second.ok("GET", "/api/jobs")["jobs"]
+                return any(j["job"] not in before and j["summary"] is not None for j in jobs)
+
+            wait_until(later_recrawl_ended, "a re-crawl started after the restart has ended")
+    (alert,) = receiver.taken_bodies("/gate")
+    refused = receiver.bodies("/gate")[:2]
+    assert refused == [alert, alert] and len(receiver.bodies("/gate")) == 3
+    assert without_times(alert, started) == expected_alert("p.r1", job.truth, WATCHED)
+    assert "the alert to" not in second.output(), second.output()
 
 
 @pytest.mark.parametrize(

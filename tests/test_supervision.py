@@ -10,7 +10,10 @@ import signal
 import subprocess
 from pathlib import Path
 
+import redis
+
 from crawler.demo.server import LocalWebServer
+from crawler.frontier.keys import JobKeys
 from crawler.processes.valkey import EmbeddedValkey
 from tests.conftest import page_fetches
 from tests.test_signals import embedded_valkey_pid
@@ -56,7 +59,9 @@ def test_an_external_redis_gone_for_longer_than_the_timeout_ends_the_crawl_in_on
     cmd = crawl_cmd(data, hosts_file, "--job", "gone", "--workers", "3", "--delay", "0.5",
                     "--redis", url, "-s", "LINKGRAPH_REDIS_TIMEOUT=5")  # fmt: skip
     proc = start([*cmd, *web.seeds(server.port)])
-    wait_for(lambda: len(worker_pids(proc.pid)) == 2 and len(server.requests()) >= 25)
+    beats = redis.Redis.from_url(url)  # the workers are crawling once their heartbeats are in
+    wait_for(lambda: len(worker_pids(proc.pid)) == 2 and len(server.requests()) >= 25
+             and beats.zcard(JobKeys("gone").workers) == 3)  # fmt: skip
     workers = worker_pids(proc.pid)
     own_redis.stop()
     try:

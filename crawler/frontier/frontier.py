@@ -177,15 +177,34 @@ class Frontier:
         calls' replies, and what was popped."""
         now = time.time()
         turn = self.partitions.in_turn()
-        pipe = self.client.pipeline(transaction=False)
-        for partition, script, args in calls:
-            partition.call(script, args, client=pipe)
+        todo = list(calls)
         if count > 0:
-            turn[0].call(scripts.POP, self._pop_args(count, worker, now), client=pipe)
-        replies = pipe.execute() if calls or count > 0 else []
+            todo.append((turn[0], scripts.POP, self._pop_args(count, worker, now)))
+        replies = self._pipelined(todo)
         if count <= 0:
             return replies, Popped([], None)
         return replies[:-1], self._pop_in(turn, count, worker, now, replies[-1])
+
+    def _pipelined(self, calls: Sequence[Call]) -> list[Any]:
+        """Run script calls in one round trip, in order; raises the first error. A server
+        restarted meanwhile has lost its scripts: the calls it refused for that (none of them
+        ran) are sent again once the pipeline has loaded them, the others' replies are kept."""
+        replies: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for _ in range(2):
+            if not pending:
+                break
+            pipe = self.client.pipeline(transaction=False)
+            for i in pending:
+                partition, script, args = calls[i]
+                partition.call(script, args, client=pipe)
+            for i, reply in zip(pending, pipe.execute(raise_on_error=False), strict=True):
+                replies[i] = reply
+            pending = [i for i in pending if isinstance(replies[i], redis.exceptions.NoScriptError)]
+        error = next((r for r in replies if isinstance(r, Exception)), None)
+        if error is not None:
+            raise error
+        return replies
 
     def _pop_in(
         self,

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 PREFIX = "lg"
 # Jobs known to this Redis; a plain set outside any job's slot, never read by a script.
 JOBS_KEY = f"{PREFIX}:jobs"
+# Re-crawls whose alert (their `alert` hash) is not delivered yet; a plain set, as JOBS_KEY.
+ALERTS_KEY = f"{PREFIX}:alerts"
 
 
 def partition_of(host: str, partitions: int) -> int:
@@ -206,13 +208,24 @@ class JobKeys:
     @property
     def config(self) -> str:
         """Hash: the job's spec, its state (running, paused, stopped: what workers follow), when
-        this run started (`started`, `pages_at_start`) and, once it ended, `ended`, `outcome`
-        and the end `summary` (crawler/jobs.py, crawler/jobstats.py)."""
+        this run started (`started`, `pages_at_start`), until when the process that records
+        its end is known alive (`owner_until`) and, once it ended, `ended`, `outcome` and the
+        end `summary` (crawler/jobs.py, crawler/jobstats.py)."""
         return self._key("config")
 
     @property
+    def alert(self) -> str:
+        """Hash (a re-crawl the service started): its alert's `webhook`, `watch_domains` and
+        `allow_private`, and once composed its JSON `body`; kept across restarts until the
+        webhook has taken it (crawler/service/pending_alerts.py)."""
+        return self._key("alert")
+
+    @property
     def rows(self) -> str:
-        """Stream of row batches that workers hand to the process owning the embedded index."""
+        """Stream of row batches that workers hand to the process owning the embedded index.
+        Beside it, on the same tag: `rows:grouped` (string, JSON: the groups of entries being
+        inserted together, so a restarted owner forms the same ones again) and `rows:recorded`
+        (sorted set: token -> when, the batches recorded lately), both crawler/handoff.py's."""
         return self._key("rows")
 
     def queue(self, host: str) -> str:

@@ -80,7 +80,8 @@ class FrontierScheduler(Scheduler):
         self._poisoned: list[tuple[Entry, int]] = []
         self._poison_read_at = 0.0
         # The job's state is also read on a clock: while the engine is paused (a full spool),
-        # next_request is not called, and a stopped job must still be noticed.
+        # next_request is not called, and a stopped job must still be noticed (and the frontier
+        # thread's buffer given back).
         self._state_loop = task.LoopingCall(self._watch_state)
         self.prefetch: FrontierThread | None = None  # LINKGRAPH_FRONTIER_THREAD's (prefetch.py)
 
@@ -191,10 +192,22 @@ class FrontierScheduler(Scheduler):
         # A LoopingCall stops at its first error: this one must outlive them.
         try:
             self.job_state()
+            self._give_back_while_paused()
         except redis.RedisError as exc:
             stop_for_frontier_error(self.crawler, exc)
         except Exception as exc:
             logger.warning("job state not read (%s: %s)", type(exc).__name__, exc)
+
+    def _give_back_while_paused(self) -> None:
+        """An engine paused for a full spool takes nothing, for as long as the index is down:
+        the frontier thread's buffered requests go back to their queues at once, for other
+        workers, and nothing is leased ahead until the engine asks again (next_request)."""
+        engine = self.crawler.engine
+        if self.prefetch is None or engine is None or not engine.paused:
+            return
+        if self.prefetch.popping:
+            self.prefetch.set_popping(False)
+            self.prefetch.give_back()
 
     def next_request(self) -> Request | None:
         try:

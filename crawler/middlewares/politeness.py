@@ -170,7 +170,7 @@ class PolitenessMiddleware:
         }  # fmt: skip
         if self.thread is not None:  # sent from the frontier thread, and dropped from there
             self.thread.release(host, lambda failures: self._released(host, failures, failure),
-                                **how)  # fmt: skip
+                                page=entry.fp, **how)  # fmt: skip
             return
         self._released(host, self.frontier.release(host, **how), failure)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import redis
 
+from crawler import jobs
 from crawler.frontier import Frontier
 from crawler.handoff import StreamConsumer
 from crawler.processes.stopping import KILL, STOP
@@ -54,10 +55,13 @@ class JobRun:
         self.sink = ClickHouseSink(index) if index is not None else None
         self.on_end = on_end
         self.statuses: list[int] = []  # the workers' exit statuses, once ended
+        # The service records the run's end (`on_end`): until then the job is not interrupted.
+        self.owner = jobs.RunOwner(client, job)
         self._ended = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"run-{job}", daemon=True)
 
     def start(self) -> None:
+        self.owner.start()
         self._thread.start()
 
     @property
@@ -97,6 +101,7 @@ class JobRun:
             try:
                 self.on_end(self)  # before the run counts as ended: the service waits for it
             finally:
+                self.owner.stop()
                 self._ended.set()
 
     def _consumer(self) -> StreamConsumer | None:

@@ -2,7 +2,8 @@
 seconds, crawler/settings.py LINKGRAPH_RECRAWL_EVERY) is re-crawled as `linkgraph recrawl` does
 (crawler/recrawls.py), as a new job JOB.rN with its pages from the index for seeds; once that
 job has ended, the new and lost referring domains of its watched domains are POSTed to its
-webhook (crawler/alerts.py).
+webhook (crawler/alerts.py), and kept until the webhook has taken them, across restarts of the
+service (crawler/service/pending_alerts.py).
 
 A re-crawl is due when the schedule's time has passed since the latest crawl of the job or of
 its re-crawls started, and all of them have ended: runs never overlap, and one that overran is
@@ -10,8 +11,6 @@ followed by the next at once. A run has ended when its end is recorded (crawler/
 which is after its rows are stored; one whose workers are gone but whose end is not recorded
 counts as ended only after END_GRACE_SECONDS. A re-crawl that cannot start (no pages in the
 index, a job that is busy) is said in one line and tried again a schedule later.
-
-Alerts are kept in memory: a re-crawl that ends while the service is down is not alerted on.
 """
 
 from __future__ import annotations
@@ -27,11 +26,13 @@ import redis
 from aiohttp import web
 
 from crawler import jobs
-from crawler.alerts import AlertConfig, alert_after_recrawl
+from crawler.alerts import AlertConfig
 from crawler.errors import UsageError
 from crawler.jobspec import JobSpec
 from crawler.jobstats import JobStats, read_job_stats
 from crawler.recrawls import base_job, is_recrawl, next_job, page_urls, recrawl_spec
+from crawler.service import pending_alerts
+from crawler.service.pending_alerts import PendingAlerts
 
 if TYPE_CHECKING:
     from crawler.service.service import Service
@@ -60,7 +61,7 @@ class Schedules:
     def __init__(self, service: Service, poll: float = POLL_SECONDS) -> None:
         self.service = service
         self.poll = poll
-        self.awaiting: dict[str, AlertConfig] = {}  # re-crawls started here, until alerted
+        self.alerts = PendingAlerts(service.redis, service.reads.rows)
         self.not_before: dict[str, float] = {}  # a job whose re-crawl could not start
         self.unrecorded: dict[str, float] = {}  # job -> when it was first seen over, end unsaid
         self.stopping = False
@@ -69,7 +70,10 @@ class Schedules:
         while True:
             try:
                 await asyncio.to_thread(self.start_due)
-                await self.alert_ended()
+                for report in await self.alerts.deliver(self._ended):
+                    if report.line:
+                        level = logging.WARNING if report.failed else logging.INFO
+                        logger.log(level, "%s", report.line)
             except Exception as exc:  # Redis or the index away for now: the next round retries
                 logger.warning("schedules: %s: %s", type(exc).__name__, exc)
             await asyncio.sleep(self.poll)
@@ -104,6 +108,10 @@ class Schedules:
             latest = max(latest, stats.started or 0.0)
         return now >= latest + every
 
+    def _ended(self, job: str) -> bool:
+        stats = read_job_stats(self.service.redis, job)
+        return stats is None or self._over(stats, time.time())
+
     def _over(self, stats: JobStats, now: float) -> bool:
         """Whether the job's run has ended and its rows are stored."""
         if stats.state in BUSY or stats.summary is not None:
@@ -120,22 +128,17 @@ class Schedules:
             job = next_job(base, [*indexed, *family])
             if self.stopping:
                 return ""
-            self.service.submit(job, recrawl_spec(source), urls)
+            alert = AlertConfig.of(source)
+            if alert.webhook:  # kept before the run starts: its end may come any time after
+                pending_alerts.keep(self.service.redis, job, alert)
+            try:
+                self.service.submit(job, recrawl_spec(source), urls)
+            except Exception:
+                if alert.webhook:
+                    pending_alerts.forget(self.service.redis, job)
+                raise
         except (UsageError, RuntimeError) as exc:  # RuntimeError: JobBusy, a stopping service
             logger.warning("schedule of %s: no re-crawl: %s", base, exc)
             return ""
         logger.info("schedule of %s: re-crawling %d pages as job %s", base, len(urls), job)
-        self.awaiting[job] = AlertConfig.of(source)
         return job
-
-    async def alert_ended(self) -> None:
-        """Post the alerts of the re-crawls that have ended."""
-        client: redis.Redis = self.service.redis
-        for job, config in list(self.awaiting.items()):
-            stats = await asyncio.to_thread(read_job_stats, client, job)
-            if stats is not None and not self._over(stats, time.time()):
-                continue
-            del self.awaiting[job]
-            report = await alert_after_recrawl(self.service.reads.rows, job, config)
-            if report.line:
-                logger.log(logging.WARNING if report.failed else logging.INFO, "%s", report.line)

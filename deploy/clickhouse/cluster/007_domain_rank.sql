@@ -3,7 +3,9 @@
 -- Replaced as a whole by each `linkgraph rank` run. Domains without a row (no followable
 -- cross-domain link in or out) read as 0 through joins.
 -- On a cluster: one copy on every node (one replication group across all shards, so the replica
--- name holds the shard), which the views join on whichever node a query reaches.
+-- name holds the shard), which the views join on whichever node a query reaches. `linkgraph rank`
+-- replaces it with a table like it under a Keeper path of its own, .../domain_rank_<ms>
+-- (crawler/cli/rank_store.py): this path holds the first generation only.
 CREATE TABLE IF NOT EXISTS domain_rank ON CLUSTER '{cluster}'
 (
     domain      String,
