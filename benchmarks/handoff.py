@@ -14,7 +14,7 @@ CPU (every thread: chDB's inserts and merges, Python, redis-py) is measured. Fou
 - Arrow, one per batch: Arrow batches (crawler/columnar.py) inserted as they arrived, one insert
   per batch, as the coordinator did before it joined them;
 - Arrow, joined: this version: the batches of one stream read joined (crawler/coalesce.py), up
-  to GROUP_ROWS link rows per insert (crawler/handoff.py).
+  to GROUP_ROWS link rows per insert (crawler/stream_consumer.py).
 
 chDB merges the parts each insert writes in background threads of the same process, on the same
 core. Three figures per way, each in CPU per page and pages/s per core:
@@ -56,13 +56,13 @@ from crawler import settings as defaults
 from crawler.columnar import encode
 from crawler.extraction import extract
 from crawler.frontier import Frontier
-from crawler.handoff import GROUP_ROWS, StreamConsumer
 from crawler.items import PageItem
 from crawler.jobstats import tallies
 from crawler.processes.valkey import EmbeddedValkey
 from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, Batch, LinkRow, PageRow, rows_of
 from crawler.sinks import ClickHouseSink, retrying, unanswered
 from crawler.storage import StorageTarget, connect
+from crawler.stream_consumer import GROUP_ROWS, StreamConsumer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PAGES = 6000

@@ -2,15 +2,15 @@
 
 Each insert costs the index owner a fixed part (a query pipeline, a part on disk per table and per
 materialized view), and every part written is merged again later, more often the smaller it is.
-So the coordinator (crawler/handoff.py) stores the batches of one stream read together, as one
-batch: with a backlog, a tenth of the inserts, and about half the CPU a page with the merges
-(benchmarks/handoff.py). Without a backlog a read holds one batch, stored as it is.
+So the coordinator (crawler/stream_consumer.py) stores the batches of one stream read together,
+as one batch: with a backlog, a tenth of the inserts, and about half the CPU a page with the
+merges (benchmarks/handoff.py). Without a backlog a read holds one batch, stored as it is.
 
 A joined batch has a deduplication token of its own, derived from its batches' tokens (sorted:
 the same batches give the same token in any order). It is retried, spooled and replayed as the
 one batch it is, so it is stored once. What must not happen is the same rows inserted once
-joined and once alone, under two tokens: crawler/handoff.py records which stream entries form a
-group before inserting it, and forms the same group again after a crash.
+joined and once alone, under two tokens: crawler/stream_consumer.py records which stream entries
+form a group before inserting it, and forms the same group again after a crash.
 
 The Arrow streams are joined without decoding a row: the first stream's schema, then each
 stream's dictionaries and record batch, as they are (a later dictionary replaces the one before,

@@ -12,10 +12,10 @@ from typing import Any, cast
 import redis
 
 from crawler import jobs
+from crawler.columnar import decode
 from crawler.errors import UsageError
 from crawler.frontier import Frontier
 from crawler.frontier.bloom import Dedupe
-from crawler.handoff import decode
 from crawler.jobspec import JobSpec, seed_domains
 
 SEED_BATCH = 1000  # seeds queued per frontier call

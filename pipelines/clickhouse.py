@@ -29,7 +29,7 @@ from twisted.internet import task
 from crawler import jobs
 from crawler.failures import FRONTIER_ERROR, stop_for_frontier_error
 from crawler.frontier import Frontier, fingerprint, frontier_for
-from crawler.handoff import HANDOFF_URI, StreamConsumer
+from crawler.handoff import HANDOFF_URI
 from crawler.items import PageItem
 from crawler.recorder import Recorder
 from crawler.renewal import LeaseRenewal
@@ -37,6 +37,7 @@ from crawler.rows import Batch, rows_of
 from crawler.sinks import Sink, open_sink
 from crawler.spool import Spool
 from crawler.storage import StorageTarget, first_line
+from crawler.stream_consumer import StreamConsumer
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -14,12 +14,13 @@ from clickhouse_connect.driver.client import Client
 from crawler.coalesce import group_token, joined
 from crawler.columnar import decode, encode
 from crawler.frontier import Frontier
-from crawler.handoff import GROUP, GROUP_ROWS, StreamConsumer, StreamSink
+from crawler.handoff import StreamSink
 from crawler.jobstats import tallies
 from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, Batch
 from crawler.sinks import ClickHouseSink
 from crawler.spool import Spool
 from crawler.storage import StorageTarget, connect
+from crawler.stream_consumer import GROUP, GROUP_ROWS, StreamConsumer
 from tests.test_sinks import JOB, as_stored, counts, leased, make_batch, stored
 
 

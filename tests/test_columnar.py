@@ -14,11 +14,12 @@ import redis
 
 from crawler.columnar import LINK_SCHEMA, PAGE_SCHEMA, ArrowRows, decode, encode
 from crawler.frontier import Frontier
-from crawler.handoff import StreamConsumer, StreamSink
+from crawler.handoff import StreamSink
 from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, Batch, LinkRow, PageRow
 from crawler.sinks import ClickHouseSink
 from crawler.spool import Spool
 from crawler.storage import StorageTarget, connect
+from crawler.stream_consumer import StreamConsumer
 from tests.test_rows import table_columns
 from tests.test_sinks import JOB, WHEN, as_stored, counts, leased, make_batch, stored
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from crawler.columnar import decode
 from crawler.demo.server import LocalWebServer
 from crawler.frontier import fingerprint
 from crawler.frontier.keys import JobKeys
-from crawler.handoff import decode
 from crawler.processes.valkey import EmbeddedValkey
 from tests.conftest import LINKGRAPH, ROOT, SHORT_BACKOFF, page_fetches, query
 from tests.test_workers import worker_pids

@@ -16,12 +16,14 @@ from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 
+from crawler.columnar import decode, encode
 from crawler.errors import UsageError
 from crawler.frontier import Frontier, build_frontier, fingerprint
-from crawler.handoff import CONSUMER, GROUP, HANDOFF_URI, StreamConsumer, StreamSink, decode, encode
+from crawler.handoff import HANDOFF_URI, StreamSink
 from crawler.rows import LINK_COLUMNS, PAGE_COLUMNS, Batch, LinkRow, PageRow
 from crawler.sinks import SINKS, ClickHouseSink, open_sink, unanswered
 from crawler.storage import StorageTarget
+from crawler.stream_consumer import CONSUMER, GROUP, StreamConsumer
 
 JOB = "sinks"
 WHEN = 1_767_225_600_123

@@ -13,11 +13,12 @@ import pytest
 import redis
 
 from crawler.frontier import Entry, Frontier, fingerprint
-from crawler.handoff import StreamConsumer, StreamSink
+from crawler.handoff import StreamSink
 from crawler.recorder import Recorder
 from crawler.rows import PAGE_COLUMNS, Batch, LinkRow, PageRow
 from crawler.sinks import ClickHouseSink
 from crawler.spool import Spool
+from crawler.stream_consumer import StreamConsumer
 from tests.test_sinks import JOB, WHEN, as_stored, counts, crawler_for, stored
 
 T = TypeVar("T")

@@ -182,7 +182,7 @@ def contains(client: redis.Redis, keys: JobKeys, geometry: BloomGeometry, fp: st
     return all(pipe.execute())
 
 
-# The Lua fragment ADD_BLOOM starts with (scripts.py): the partition's geometry, read once per
+# The Lua fragment ADD_BLOOM starts with (scripts/add.py): the partition's geometry, read once per
 # call from its `bloom` hash (KEYS, bound to the local `bloom`), and `first_seen(fp)`, which sets
 # the fingerprint's k bits and says whether one of them was clear: the URL is new. It mirrors
 # `BloomGeometry.positions`; math.fmod is exact on doubles below 2^53.

@@ -2,7 +2,7 @@
 not, and of requests that ran out of time.
 
 Leases are owned by workers (the frontier records who holds each one). A worker whose heartbeat
-lapses for WORKER_TIMEOUT seconds (frontier.py) died: the next heartbeat of any live worker
+lapses for WORKER_TIMEOUT seconds (reaping.py) died: the next heartbeat of any live worker
 returns its leases at once, as Kafka hands a dead member's partitions over within its session
 timeout. The lease deadline (LINKGRAPH_LEASE_SECONDS) is left for a worker that is alive but
 hung on one request.

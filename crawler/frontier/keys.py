@@ -2,7 +2,7 @@
 
 Every key of a job carries the job name in a hash tag (`{job}`), so that on Redis Cluster all of a
 job's keys live in one slot and the frontier's Lua scripts may touch them together. The scripts
-(scripts.py) name no key themselves: each is given the keys it declares as KEYS[], and builds the
+(scripts/) name no key themselves: each is given the keys it declares as KEYS[], and builds the
 per-host queue keys from `queue_prefix`.
 
 A job may split its frontier into P partitions, fixed when it is created
@@ -225,7 +225,8 @@ class JobKeys:
         """Stream of row batches that workers hand to the process owning the embedded index.
         Beside it, on the same tag: `rows:grouped` (string, JSON: the groups of entries being
         inserted together, so a restarted owner forms the same ones again) and `rows:recorded`
-        (sorted set: token -> when, the batches recorded lately), both crawler/handoff.py's."""
+        (sorted set: token -> when, the batches recorded lately), both
+        crawler/stream_consumer.py's."""
         return self._key("rows")
 
     def queue(self, host: str) -> str:

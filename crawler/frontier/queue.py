@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class HostQueue(Base):
-    """Per-host FIFO queues ordered by when each host is due (see scripts.py).
+    """Per-host FIFO queues ordered by when each host is due (see scripts/pop.py).
 
     Requests are stored as frontier entries (JSON), never pickled Request objects; the spider
     turns an entry back into a Request, so queued state stays readable and compact.

@@ -5,9 +5,10 @@ Every crawling process of a service's job is a `linkgraph worker` (crawler/cli/j
 follows the service on its stdin, as the workers of `linkgraph crawl --workers N` follow their
 coordinator (crawler/processes/workers.py). chDB allows one process per data directory, so the
 workers of an embedded job hand their batches over through the job's Redis stream
-(crawler/handoff.py), and the run's thread drains it into the index, as a coordinator's pipeline
-does: a batch leaves the stream only once stored, and its pages' leases end then. With a
-ClickHouse server, the workers write to it themselves and the thread only waits for them.
+(crawler/handoff.py), and the run's thread drains it into the index (crawler/stream_consumer.py),
+as a coordinator's pipeline does: a batch leaves the stream only once stored, and its pages'
+leases end then. With a ClickHouse server, the workers write to it themselves and the thread
+only waits for them.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import redis
 
 from crawler import jobs
 from crawler.frontier import Frontier
-from crawler.handoff import StreamConsumer
 from crawler.processes.stopping import KILL, STOP
 from crawler.processes.workers import WorkerGroup
 from crawler.sinks import ClickHouseSink
 from crawler.storage import first_line
+from crawler.stream_consumer import StreamConsumer
 
 if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
