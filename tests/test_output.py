@@ -40,6 +40,14 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where
 
 
+def readable(fd: int, seconds: float) -> bool:
+    """Whether `fd` has something to read within `seconds`. poll, not select: by then the test
+    process may hold descriptors past select's 1024."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(seconds * 1000))
+
+
 def on_terminal(*args: str) -> tuple[int, str, str]:
     """Run `linkgraph` with its stdout on a pseudo-terminal: (status, what the terminal
     showed, stderr)."""
@@ -49,18 +57,24 @@ def on_terminal(*args: str) -> tuple[int, str, str]:
     )
     os.close(side)
     shown = b""
-    while True:
-        ready, _, _ = select.select([main], [], [], WAIT)
-        assert ready, "the terminal got nothing more, and the command did not end"
-        try:
-            chunk = os.read(main, 1 << 16)
-        except OSError:  # EIO: the command ended, its side is closed
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(main)
-    _, err = proc.communicate(timeout=WAIT)
+    try:
+        while True:
+            assert readable(main, WAIT), (
+                "the terminal got nothing more, and the command did not end"
+            )
+            try:
+                chunk = os.read(main, 1 << 16)
+            except OSError:  # EIO: the command ended, its side is closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        _, err = proc.communicate(timeout=WAIT)
+    finally:
+        os.close(main)
+        if proc.poll() is None:  # a failed test leaves no command holding the index
+            proc.kill()
+            proc.wait()
     return proc.returncode, shown.decode().replace("\r\n", "\n"), err
 
 
@@ -149,8 +163,9 @@ def first_lines_of_endless(*args: str) -> tuple[list[str], int]:
     lines = []
     try:
         for _ in range(3):
-            ready, _, _ = select.select([proc.stdout], [], [], WAIT)
-            assert ready, "nothing came out: the result is held, not streamed"
+            assert readable(proc.stdout.fileno(), WAIT), (
+                "nothing came out: the result is held, not streamed"
+            )
             lines.append(proc.stdout.readline().decode())
         assert proc.poll() is None
     finally:
