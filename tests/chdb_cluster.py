@@ -25,7 +25,8 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from clickhouse_connect.driver._chdbclient import ChdbClient
 
@@ -269,9 +270,8 @@ def reference_data_again(client: OneNodeClient) -> list[int]:
     return [before, client.query(count).result_rows[0][0]]
 
 
-def main() -> None:
-    config, data_dir = sys.argv[1], sys.argv[2]
-    client = OneNodeClient(path=data_dir, chdb_options={"config-file": config})
+def answer(client: Any, probe: Callable[[Any], dict[str, Any]]) -> NoReturn:
+    """Print what `probe` found (or its error) as one JSON line, and end the process."""
     try:
         result = probe(client)
     except BaseException as exc:
@@ -281,6 +281,11 @@ def main() -> None:
     # chDB with Replicated tables on the in-memory Keeper hangs while shutting down (seen with
     # chDB 4.4): the answer is out, so the process ends here without running its destructors.
     os._exit(0)
+
+
+def main() -> None:
+    config, data_dir = sys.argv[1], sys.argv[2]
+    answer(OneNodeClient(path=data_dir, chdb_options={"config-file": config}), probe)
 
 
 if __name__ == "__main__":

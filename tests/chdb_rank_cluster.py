@@ -12,8 +12,6 @@ as on a real cluster.
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import sys
 from datetime import datetime, timezone
@@ -25,7 +23,7 @@ from crawler.cli.rank_store import GENERATION_PATH, REPLICA, TABLE, store
 from crawler.cluster_schema import apply_cluster_schema, cluster_migrations, index_cluster
 from crawler.errors import UsageError
 from crawler.schema import apply_schema
-from tests.chdb_cluster import CLUSTER, REPLICATED_ENGINE, OneNodeClient
+from tests.chdb_cluster import CLUSTER, REPLICATED_ENGINE, OneNodeClient, answer
 
 DATABASE, WRITABLE, SINGLE = "linkgraph", "writable", "single"
 LINK_COLUMNS = ["job", "src_url", "src_host", "src_domain", "dst_url", "dst_host", "dst_domain",
@@ -205,15 +203,7 @@ def load_graph_of(edges: list[tuple[int, int]]) -> tuple[Any, Any]:
 
 def main() -> None:
     config, data_dir = sys.argv[1], sys.argv[2]
-    client = RecordingClient(path=data_dir, chdb_options={"config-file": config})
-    try:
-        result = probe(client)
-    except BaseException as exc:
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    sys.stdout.write(json.dumps(result, default=str) + "\n")
-    sys.stdout.flush()
-    # as in tests/chdb_cluster.py: chDB with Replicated tables hangs while shutting down
-    os._exit(0)
+    answer(RecordingClient(path=data_dir, chdb_options={"config-file": config}), probe)
 
 
 if __name__ == "__main__":

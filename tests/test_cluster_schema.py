@@ -34,9 +34,13 @@ SHARDED = {
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    data = tmp_path_factory.mktemp("chdb-cluster") / "data"
+    return probed("tests.chdb_cluster", CONFIG, tmp_path_factory.mktemp("chdb-cluster") / "data")
+
+
+def probed(module: str, config: Path, data: Path) -> dict[str, Any]:
+    """What the probe `module` found, run in a process of its own on the cluster `config`."""
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.chdb_cluster", str(CONFIG), str(data)],
+        [sys.executable, "-m", module, str(config), str(data)],
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]

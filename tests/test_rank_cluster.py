@@ -7,16 +7,13 @@ ranks to other nodes, the quorum insert (chDB leaves Replicated tables read-only
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from crawler.cli.rank_store import swap
 from tests.chdb_rank_cluster import generated_links
-from tests.test_cluster_schema import CONFIG, ROOT
+from tests.test_cluster_schema import CONFIG, probed
 
 GENERATION_0 = 1_796_040_000_000  # 2026-11-30 12:00 UTC, in ms
 GENERATION_1 = GENERATION_0 + 60_000
@@ -33,14 +30,7 @@ def ranked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     config.write_text(
         CONFIG.read_text().replace("<clickhouse>", "<clickhouse>\n<tcp_port>9000</tcp_port>", 1)
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.chdb_rank_cluster", str(config), str(tmp / "data")],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
-    assert "error" not in result, result.get("error")
-    return result
+    return probed("tests.chdb_rank_cluster", config, tmp / "data")
 
 
 def create(generation: int) -> str:

@@ -23,7 +23,7 @@ from crawler.frontier.budget import BUDGET_CHUNK
 from crawler.frontier.entry import Entry, Popped, fingerprint
 from crawler.frontier.keys import JOBS_KEY, JobKeys
 from crawler.frontier.leases import CALL_CHUNK, NO_TALLY
-from crawler.frontier.partitions import Partition, Partitions, saved_count
+from crawler.frontier.partitions import Call, Partition, Partitions, saved_count
 from crawler.frontier.priority import by_depth
 from crawler.frontier.reaping import POISON_AFTER, WORKER_TIMEOUT
 from crawler.urls import host_of
@@ -41,9 +41,6 @@ __all__ = [
     "Popped",
     "fingerprint",
 ]
-
-# One script call on one partition's keys, to be sent in a pipeline with others.
-Call = tuple[Partition, scripts.Script, Sequence[Any]]
 
 
 class Frontier:
@@ -145,35 +142,10 @@ class Frontier:
         todo = list(calls)
         if count > 0:
             todo.append((turn[0], scripts.POP, self._pop_args(count, worker, now)))
-        replies = self._pipelined(todo)
+        replies = self.partitions.pipelined(todo)
         if count <= 0:
             return replies, Popped([], None)
         return replies[:-1], self._pop_in(turn, count, worker, now, replies[-1])
-
-    def _pipelined(self, calls: Sequence[Call]) -> list[Any]:
-        """Run script calls in one round trip, in order; raises the first error. A server
-        restarted meanwhile has lost its scripts: the calls it refused for that (none of them
-        ran) are sent again once the pipeline has loaded them, the others' replies are kept."""
-        replies: list[Any] = [None] * len(calls)
-        pending = list(range(len(calls)))
-        for _ in range(2):
-            if not pending:
-                break
-            pipe = self.client.pipeline(transaction=False)
-            for i in pending:
-                partition, script, args = calls[i]
-                partition.call(script, args, client=pipe)
-            # A cluster pipeline sends scripts whole (no NOSCRIPT there) and retries a call
-            # whose node failed over only while errors are raised: a failover must not end
-            # the worker as a frontier error.
-            standalone = isinstance(pipe, redis.client.Pipeline)
-            for i, reply in zip(pending, pipe.execute(raise_on_error=not standalone), strict=True):
-                replies[i] = reply
-            pending = [i for i in pending if isinstance(replies[i], redis.exceptions.NoScriptError)]
-        error = next((r for r in replies if isinstance(r, Exception)), None)
-        if error is not None:
-            raise error
-        return replies
 
     def _pop_in(
         self,

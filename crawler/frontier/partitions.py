@@ -60,6 +60,10 @@ class Partition:
         return lua(keys=keys, args=argv, client=client)
 
 
+# One script call on one partition: what a pipeline of several partitions' calls is made of.
+Call = tuple[Partition, scripts.Script, Sequence[Any]]
+
+
 class Partitions:
     """The job's partitions, and what this process learnt of where its leases live."""
 
@@ -121,7 +125,30 @@ class Partitions:
         if len(todo) == 1:
             partition, args = todo[0]
             return [(partition, partition.call(script, args))]
-        pipe = self.client.pipeline(transaction=False)
-        for partition, args in todo:
-            partition.call(script, args, client=pipe)
-        return list(zip([p for p, _ in todo], pipe.execute(), strict=True))
+        replies = self.pipelined([(partition, script, args) for partition, args in todo])
+        return list(zip([p for p, _ in todo], replies, strict=True))
+
+    def pipelined(self, calls: Sequence[Call]) -> list[Any]:
+        """Run script calls in one round trip, in order; raises the first error. A server
+        restarted meanwhile has lost its scripts: the calls it refused for that (none of them
+        ran) are sent again once the pipeline has loaded them, the others' replies are kept."""
+        replies: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        for _ in range(2):
+            if not pending:
+                break
+            pipe = self.client.pipeline(transaction=False)
+            for i in pending:
+                partition, script, args = calls[i]
+                partition.call(script, args, client=pipe)
+            # A cluster pipeline sends scripts whole (no NOSCRIPT there) and retries a call
+            # whose node failed over only while errors are raised: a failover must not end
+            # the worker as a frontier error.
+            standalone = isinstance(pipe, redis.client.Pipeline)
+            for i, reply in zip(pending, pipe.execute(raise_on_error=not standalone), strict=True):
+                replies[i] = reply
+            pending = [i for i in pending if isinstance(replies[i], redis.exceptions.NoScriptError)]
+        error = next((r for r in replies if isinstance(r, Exception)), None)
+        if error is not None:
+            raise error
+        return replies
