@@ -52,11 +52,12 @@ def http_records(path: Path, max_record_bytes: int) -> Iterator[Fetched | Skippe
     reads on at the next gzip member."""
     with path.open("rb") as stream:
         size = stream.seek(0, 2)
+        known_format = _format(stream)
         stream.seek(0)
         position, done = yield from _fast(stream, max_record_bytes)
         while position < size:
             stream.seek(position)
-            failed_at = yield from _read_from(stream, max_record_bytes, done)
+            failed_at = yield from _read_from(stream, max_record_bytes, done, known_format)
             done = -1
             if failed_at is None:
                 return
@@ -93,12 +94,22 @@ def _fast(
     return last, done
 
 
+def _format(stream: BinaryIO) -> str | None:
+    """`"warc"` when the first record of the file is a WARC record; None for ARC files and others.
+
+    warcio, told nothing, reads any line of five words as an ARC header: in a damaged WARC file
+    the bytes of a broken gzip member can read as one, and a record of garbage then swallows the
+    sound records after it. Told "warc", it stops there, and the next member is found."""
+    return "warc" if _head(stream, 0).startswith(b"WARC/") else None
+
+
 def _read_from(
-    stream: BinaryIO, max_record_bytes: int, done: int = -1
+    stream: BinaryIO, max_record_bytes: int, done: int = -1, known_format: str | None = None
 ) -> Generator[Fetched | Skipped, None, tuple[int, str] | None]:
     """Records from the stream's position (but the one at `done`, already read); returns where
     reading stopped and why ("" when the reader simply found no more records there)."""
     records = ArchiveIterator(stream, no_record_parse=True, arc2warc=True)
+    records.known_format = known_format  # kept: arc2warc leaves it as it is set here
     try:
         for record in records:
             kind = record.rec_type
@@ -196,13 +207,19 @@ def _next_member(stream: BinaryIO, after: int, size: int) -> int | None:
 
 
 def _starts_record(stream: BinaryIO, offset: int) -> bool:
+    return _head(stream, offset).startswith(b"WARC/")
+
+
+def _head(stream: BinaryIO, offset: int) -> bytes:
+    """The first bytes of the record at `offset`, decompressed if it is a gzip member."""
     stream.seek(offset)
     head = stream.read(64 * 1024)
+    if not head.startswith(GZIP_MAGIC):
+        return head[:16]
     try:
-        text = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head, 16)
+        return zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head, 16)
     except zlib.error:
-        return False
-    return text.startswith(b"WARC/")
+        return b""
 
 
 def read_record_at(path: Path, offset: int, max_record_bytes: int) -> Fetched | Skipped | None:
