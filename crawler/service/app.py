@@ -15,16 +15,14 @@ import asyncio
 import hmac
 import inspect
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.web_exceptions import NotAppKeyWarning
 
 from crawler import __version__
 from crawler.errors import UsageError
-from crawler.service.jobs_api import BadRequest, add_job_routes
+from crawler.service.jobs_api import SERVICE, BadRequest, add_job_routes
 from crawler.service.openapi import document
 from crawler.service.service import JobBusy, NoSuchJob, Service
 
@@ -38,9 +36,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def build_app(service: Service, token: str = "") -> web.Application:
     app = web.Application(middlewares=[_errors, _token_check(token)])
-    with warnings.catch_warnings():  # the parts of the service find it by this name
-        warnings.simplefilter("ignore", NotAppKeyWarning)
-        app["service"] = service
+    app[SERVICE] = service
     app[OPENAPI_PATHS] = {}
     add_job_routes(app)
     app.router.add_get("/healthz", healthz)
@@ -128,7 +124,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready when Redis and the index both answer."""
-    service: Service = request.app["service"]
+    service = request.app[SERVICE]
     problems = []
     try:
         await asyncio.to_thread(service.redis.ping)

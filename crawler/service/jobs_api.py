@@ -18,6 +18,9 @@ from crawler.jobstats import JobStats, read_job_stats
 from crawler.service import metrics
 from crawler.service.service import NoSuchJob, Service
 
+# The service in the app, for every part of it (the job routes, the schedules, the probes)
+SERVICE = web.AppKey("service", Service)
+
 SUBMISSION_FIELDS = ("job", "seeds", "workers", "spec")
 ACTIONS = ("pause", "resume", "stop")
 
@@ -32,8 +35,7 @@ def add_job_routes(app: web.Application) -> None:
 
 
 def _service(request: web.Request) -> Service:
-    service: Service = request.app["service"]
-    return service
+    return request.app[SERVICE]
 
 
 async def _stats(service: Service, job: str) -> JobStats:

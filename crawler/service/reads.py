@@ -128,8 +128,11 @@ class IndexReads:
 __all__ = ["READ_OPENAPI", "IndexReads", "add_read_routes"]
 
 
+READS = web.AppKey("reads", IndexReads)
+
+
 def add_read_routes(app: web.Application, reads: IndexReads) -> None:
-    app["reads"] = reads
+    app[READS] = reads
     app.router.add_get("/api/sql", _sql)
     app.router.add_post("/api/sql", _sql)
     app.router.add_get("/api/reports/{name}", _report)
@@ -148,7 +151,7 @@ async def _sql(request: web.Request) -> web.StreamResponse:
         return error(400, "give the query: /api/sql?query=SELECT...")
     fmt = given.get("format") or API_FORMAT
     params = {k[6:]: Verbatim(v) for k, v in given.items() if k.startswith("param_")}
-    reads: IndexReads = request.app["reads"]
+    reads = request.app[READS]
     return await _send(request, reads.stream(sql, dict(params), fmt), fmt)
 
 
@@ -166,7 +169,7 @@ async def _report(request: web.Request) -> web.StreamResponse:
             params[key] = values[-1].lower() not in ("", "0", "false", "no")
         else:
             params[key] = values if param is not None and param.many else values[-1]
-    reads: IndexReads = request.app["reads"]
+    reads = request.app[READS]
     return await _send(request, reads.report(name, params, fmt), fmt)
 
 

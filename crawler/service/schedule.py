@@ -32,6 +32,7 @@ from crawler.jobspec import JobSpec
 from crawler.jobstats import JobStats, read_job_stats
 from crawler.recrawls import base_job, is_recrawl, next_job, page_urls, recrawl_spec
 from crawler.service import pending_alerts
+from crawler.service.jobs_api import SERVICE
 from crawler.service.pending_alerts import PendingAlerts
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ END_GRACE_SECONDS = 60.0  # a run with no worker left and no end recorded: ended
 
 async def start_schedules(app: web.Application) -> AsyncIterator[None]:
     """aiohttp cleanup context: the schedules run while the app does, and stop with it."""
-    schedules = Schedules(app["service"])
+    schedules = Schedules(app[SERVICE])
     task = asyncio.create_task(schedules.run(), name="schedules")
     yield
     schedules.stopping = True  # a round under way starts nothing more
