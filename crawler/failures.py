@@ -168,12 +168,19 @@ def stop_for_frontier_error(crawler: Crawler, error: BaseException | None) -> No
     """Stop this worker: its frontier failed. Nothing is recorded for the request in hand (its
     lease stays out, and it is fetched again when the job resumes), and the crawl ends with
     FRONTIER_ERROR, never "finished". Said once, in one line, however many requests fail."""
-    stats = crawler.stats
-    if stats is None or stats.get_value("linkgraph/frontier_error"):
+    if not note_frontier_error(crawler, error):
         return
-    stats.set_value("linkgraph/frontier_error", 1)
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    logger.error("frontier error, stopping: %s: %s", type(error).__name__, text)
     engine = crawler.engine
     if engine is not None and engine.spider is not None:
         deferred_from_coro(engine.close_spider_async(reason=FRONTIER_ERROR))
+
+
+def note_frontier_error(crawler: Crawler, error: BaseException | None) -> bool:
+    """Say in one line that the frontier failed, the first time only (returns whether it was)."""
+    stats = crawler.stats
+    if stats is None or stats.get_value("linkgraph/frontier_error"):
+        return False
+    stats.set_value("linkgraph/frontier_error", 1)
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    logger.error("frontier error, stopping: %s: %s", type(error).__name__, text)
+    return True

@@ -13,6 +13,7 @@ import sys
 import pytest
 import redis
 
+from crawler.processes.valkey import EmbeddedValkey
 from tests.conftest import ROOT
 
 SCRIPT = """
@@ -70,3 +71,59 @@ def test_dont_filter_is_honoured_and_seeds_are_checked(
         # once per job: a second fetch would record the page twice
         True, False, [0, 2],
     ]  # fmt: skip
+
+
+OPEN_SCRIPT = """
+import json, logging, sys
+from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
+from scrapy.settings import Settings
+from crawler.frontier.scheduler import FrontierScheduler
+from crawler.spiders.links import LinkSpider
+
+said = []
+class Said(logging.Handler):
+    def emit(self, record):
+        said.append((record.levelname, record.getMessage()))
+logging.getLogger().addHandler(Said())
+settings = Settings()
+settings.setmodule("crawler.settings")
+settings.update({"REDIS_URL": sys.argv[1], "LINKGRAPH_JOB": "sched", "LINKGRAPH_REDIS_TIMEOUT": 2})
+crawler = Crawler(LinkSpider, settings, init_reactor=True)
+crawler.spider = crawler._create_spider()
+crawler._apply_settings()
+scheduler = FrontierScheduler.from_crawler(crawler)
+print("built", flush=True)
+sys.stdin.readline()  # the test stops Valkey here
+try:
+    scheduler.open(crawler.spider)
+    reason = None
+except CloseSpider as exc:
+    reason = exc.reason
+scheduler.close(reason or "finished")
+print(json.dumps([reason, crawler.stats.get_value("linkgraph/frontier_error"),
+                  [m for m in said if m[0] in ("ERROR", "CRITICAL")]]))
+"""
+
+
+def test_redis_lost_as_the_scheduler_opens_ends_the_crawl_in_one_line(
+    own_redis: EmbeddedValkey,
+) -> None:
+    """Redis answered the start's checks and is gone when the scheduler opens: the crawl is
+    closed as a frontier error, said in one line, instead of a traceback out of Scrapy."""
+    url = own_redis.url
+    proc = subprocess.Popen([sys.executable, "-c", OPEN_SCRIPT, url], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "built"
+        own_redis.stop()
+        out, err = proc.communicate("go\n", timeout=120)
+    finally:
+        proc.kill()
+    reason, noted, errors = json.loads(out.strip().splitlines()[-1])
+    assert (reason, noted) == ("frontier_error", 1), err
+    assert len(errors) == 1 and errors[0][1] == (
+        f"frontier error, stopping: RedisUnreachable: Redis at {url} unreachable for 2 s"
+    )
+    assert "Traceback" not in err

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from scrapy import signals
+from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
 from crawler import jobs
-from crawler.failures import stop_for_frontier_error
+from crawler.failures import FRONTIER_ERROR, note_frontier_error, stop_for_frontier_error
 from crawler.frontier import fingerprint, frontier_for
 from crawler.frontier.dupefilter import FingerprintDupeFilter
 from crawler.frontier.heartbeat import Heartbeat
@@ -101,14 +102,20 @@ class FrontierScheduler(Scheduler):
     def open(self, spider: Any) -> None:
         self.spider = spider
         self.queue = HostQueue(self.frontier, spider, self.worker_id)
-        others = self.heartbeat.start()
+        try:
+            others = self.heartbeat.start()
+            if self.return_leases and others == 0:
+                # No other worker is alive: whatever is still leased was in flight when a
+                # previous run stopped, and was never recorded.
+                returned = self.frontier.return_leases()
+                if returned:
+                    logger.info("Returned %d unfinished requests to the frontier", returned)
+        except redis.RedisError as exc:
+            # Redis answered the start's checks, then failed: the crawl ends before it began,
+            # in one line, as Scrapy ends one whose component asks to be closed as it opens.
+            note_frontier_error(self.crawler, exc)
+            raise CloseSpider(FRONTIER_ERROR) from exc
         self._state_loop.start(STATE_SECONDS, now=False)
-        if self.return_leases and others == 0:
-            # No other worker is alive: whatever is still leased was in flight when a previous
-            # run stopped, and was never recorded.
-            returned = self.frontier.return_leases()
-            if returned:
-                logger.info("Returned %d unfinished requests to the frontier", returned)
         if self.prefetch is not None:  # after the leases of a previous run are returned
             self.prefetch.start(self.worker_id)
 
