@@ -136,9 +136,14 @@ def arrow_stream(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> bytes:
         if kind.name == TIME_COLUMN:
             values = list(as_millis(tuple(values)))
         arrays.append(pa.array(values, kind.type))  # a dictionary built as it reads: no copy
+    return record_stream(pa.RecordBatch.from_arrays(arrays, schema=schema))
+
+
+def record_stream(batch: pa.RecordBatch) -> bytes:
+    """One record batch as an Arrow IPC stream, compressed as every batch is."""
     out = pa.BufferOutputStream()
-    with ipc.new_stream(out, schema, options=_WRITE) as writer:
-        writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    with ipc.new_stream(out, batch.schema, options=_WRITE) as writer:
+        writer.write_batch(batch)
     return bytes(out.getvalue())
 
 

@@ -101,20 +101,44 @@ def as_millis(values: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(millis(v.timestamp() if isinstance(v, datetime) else float(v)) for v in values)
 
 
-def rows_of(item: PageItem) -> tuple[PageRow, list[LinkRow]]:
-    """The `pages` row of one fetch attempt and the `links` rows of its links."""
-    when = millis(item.fetched_at)
-    job, url = item.job, item.url
-    host = host_of(url)
-    domain = registered_domain(host)
+def page_row(item: PageItem) -> PageRow:
+    """The `pages` row of one fetch attempt (`links`: one link row per link it parsed)."""
+    host = host_of(item.url)
     parsed = item.parsed or _UNPARSED
-    page_nofollow = int(parsed.nofollow)
+    return PageRow(
+        job=item.job,
+        url=item.url,
+        host=host,
+        domain=registered_domain(host),
+        status=item.status,
+        content_type=item.content_type,
+        bytes=len(item.body),
+        depth=item.depth,
+        fetched_at=millis(item.fetched_at),
+        title=parsed.title,
+        canonical=parsed.canonical,
+        noindex=int(parsed.noindex),
+        nofollow=int(parsed.nofollow),
+        error=item.error or parsed.incomplete,  # a page only partly read says why
+        location=item.location,
+        links=len(parsed.links),
+        warc_file=item.archived.path if item.archived else "",
+        warc_offset=item.archived.offset if item.archived else 0,
+    )
+
+
+def rows_of(item: PageItem) -> tuple[PageRow, list[LinkRow]]:
+    """The `pages` row of one fetch attempt and the `links` rows of its links (`ingest-warc`
+    builds the same link rows as Arrow columns: crawler/link_columns.py)."""
+    page = page_row(item)
+    job, url, host, domain = page.job, page.url, page.host, page.domain
+    page_nofollow, when = page.nofollow, page.fetched_at
     # About a hundred links a page: each row is built with the fewest Python steps, its
     # target's host and domain from a memo (crawler/linkcache.py).
     known, destination = DESTINATIONS.get, DESTINATIONS.of
     links: list[LinkRow] = []
     append = links.append
-    for dst, anchor, rel, tag, kind in parsed.links:  # a Link is a tuple: unpacked at once
+    for dst, anchor, rel, tag, kind in (item.parsed or _UNPARSED).links:  # unpacked at once
         end = dst.find("/", 8)  # Destinations.key, inline
         origin = dst[:end] if end > 0 else dst
         dst_host, dst_domain = known(origin) or destination(origin)
@@ -144,26 +168,6 @@ def rows_of(item: PageItem) -> tuple[PageRow, list[LinkRow]]:
                 ),
             )
         )
-    page = PageRow(
-        job=item.job,
-        url=item.url,
-        host=host,
-        domain=domain,
-        status=item.status,
-        content_type=item.content_type,
-        bytes=len(item.body),
-        depth=item.depth,
-        fetched_at=when,
-        title=parsed.title,
-        canonical=parsed.canonical,
-        noindex=int(parsed.noindex),
-        nofollow=page_nofollow,
-        error=item.error or parsed.incomplete,  # a page only partly read says why
-        location=item.location,
-        links=len(links),
-        warc_file=item.archived.path if item.archived else "",
-        warc_offset=item.archived.offset if item.archived else 0,
-    )
     return page, links
 
 
