@@ -22,8 +22,8 @@ import redis
 
 from crawler import jobs
 from crawler.failures import REFUSED_REASON
-from crawler.frontier.frontier import WORKER_TIMEOUT
 from crawler.frontier.keys import JobKeys
+from crawler.frontier.reaping import WORKER_TIMEOUT
 from crawler.rows import Batch, PageRow
 
 TOP_HOSTS = 10

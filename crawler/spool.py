@@ -12,7 +12,7 @@ process of the job that starts on that data dir. `left_at` tells it when the dea
 touched the batches' leases: the newest batch, or the last renewal (`mark`).
 
 The bound is `max_bytes`: at that size the spool is `full` and the pipeline stops fetching
-(crawler/recorder.py, pipelines/clickhouse.py). A batch is never refused: the pages already in
+(crawler/recorder.py, pipelines/row_batcher.py). A batch is never refused: the pages already in
 flight when fetching stops still come in, so the spool may end above the bound by at most those.
 """
 

@@ -16,8 +16,8 @@ import redis
 
 from crawler.demo.server import LocalWebServer
 from crawler.frontier import Entry, Frontier, fingerprint
-from crawler.frontier.frontier import POISON_AFTER, WORKER_TIMEOUT
 from crawler.frontier.heartbeat import Heartbeat
+from crawler.frontier.reaping import POISON_AFTER, WORKER_TIMEOUT
 from crawler.processes.valkey import EmbeddedValkey
 from tests.conftest import ROOT, page_fetches, query
 from tests.test_workers import assert_index_complete, crawl_cmd, wait_for

@@ -4,7 +4,8 @@
 same server (`server.py`), described by the same model (`web.py`).
 
 - `web.py`: what a web is (resources by host and path, `{port}` templates, hosts files).
-- `server.py`: `LocalWebServer`, HTTP/1.1 with keep-alive and per-request delays.
+- `server.py`: `LocalWebServer`: the serving thread, its socket and the request log.
+- `connection.py`: one client connection: HTTP/1.1 with keep-alive and per-request delays.
 - `demoweb.py`: the demo web `linkgraph demo` crawls.
 - `serve.py`: serving a web from its own process (`python -m crawler.demo serve`).
 """

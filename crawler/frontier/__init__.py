@@ -13,7 +13,8 @@ from scrapy.utils.misc import load_object
 
 from crawler.frontier.bloom import Dedupe
 from crawler.frontier.connection import connect
-from crawler.frontier.frontier import Entry, Frontier, fingerprint
+from crawler.frontier.entry import Entry, fingerprint
+from crawler.frontier.frontier import Frontier
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

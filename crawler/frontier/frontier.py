@@ -3,10 +3,12 @@
 Every operation is one round trip (a Lua script or a pipeline), whatever the batch size, so the
 cost of discovering 100 links on a page is one call, not 100.
 
-`Frontier` itself queues (`add`), pops and releases hosts; what else it does lives beside it and
-it delegates: the page budget of P > 1 partitions (budget.py), the leases workers hold and
-acknowledge (leases.py), heartbeats, lost leases and poison pages (reaping.py), and reading its
-state (status.py). Entries and fingerprints are in entry.py.
+`Frontier` is the job's one handle on it: it opens the job (its partitions, dedupe and page
+budget as the job was created), releases, retries and drops hosts, and delegates the rest:
+queueing URLs (adding.py), leasing them to workers (popping.py), the page budget of P > 1
+partitions (budget.py), the leases workers hold and acknowledge (leases.py), heartbeats, lost
+leases and poison pages (reaping.py), and reading its state (status.py). Entries and
+fingerprints are in entry.py.
 """
 
 from __future__ import annotations
@@ -18,29 +20,13 @@ from typing import Any
 import redis
 
 from crawler import settings as defaults
-from crawler.frontier import bloom, budget, leases, reaping, scripts, status
-from crawler.frontier.budget import BUDGET_CHUNK
-from crawler.frontier.entry import Entry, Popped, fingerprint
+from crawler.frontier import adding, bloom, budget, leases, reaping, scripts, status
+from crawler.frontier.entry import Entry, Popped
 from crawler.frontier.keys import JOBS_KEY, JobKeys
-from crawler.frontier.leases import CALL_CHUNK, NO_TALLY
-from crawler.frontier.partitions import Call, Partition, Partitions, saved_count
+from crawler.frontier.partitions import Call, Partitions, saved_count
+from crawler.frontier.popping import Popper
 from crawler.frontier.priority import by_depth
-from crawler.frontier.reaping import POISON_AFTER, WORKER_TIMEOUT
 from crawler.urls import host_of
-
-# Names callers import from here, wherever they live now.
-__all__ = [
-    "BUDGET_CHUNK",
-    "CALL_CHUNK",
-    "NO_TALLY",
-    "POISON_AFTER",
-    "WORKER_TIMEOUT",
-    "Call",
-    "Entry",
-    "Frontier",
-    "Popped",
-    "fingerprint",
-]
 
 
 class Frontier:
@@ -63,29 +49,26 @@ class Frontier:
         if partitions is None:
             partitions = saved_count(client, self.keys)
         self.partitions = Partitions(client, self.keys, partitions)
-        self._job = Partition(client, self.keys)
         self.delay = delay
         self.lease_seconds = lease_seconds
         self.max_pages = max_pages
         self.max_pages_per_host = max_pages_per_host
         self.priority = priority
         self.dedupe = bloom.Dedupe.saved(client, self.keys) if dedupe is None else dedupe
-        self._add = scripts.ADD
-        self._filters: list[bloom.BloomGeometry] = []  # per partition, as the job was created
-        if self.dedupe.bloom:
-            d = self.dedupe
-            wanted = bloom.BloomGeometry.sized(d.capacity, d.error_rate, self.partitions.count)
-            self._filters = bloom.size(client, [p.keys for p in self.partitions.all], wanted)
-            self._add = scripts.ADD_BLOOM
+        # dedupe as the job was created: exactly, or in a Bloom filter per partition
+        self._add, self._filters = adding.add_script(client, self.partitions, self.dedupe)
         client.sadd(JOBS_KEY, job)
         if self.partitions.count > 1 and max_pages > 0:
             budget.settle(self.client, self.keys, self.partitions)
+        self._popper = Popper(
+            client, self.keys, self.partitions, lease_seconds=lease_seconds, max_pages=max_pages
+        )
 
     def keys_for(self, host: str) -> JobKeys:
         """The keys of the partition holding `host` (P = 1: the job's own)."""
         return self.partitions.of_host(host).keys
 
-    # -- writing -------------------------------------------------------------------------------
+    # -- adding (adding.py) ----------------------------------------------------------------------
     def add(self, items: Iterable[tuple[str, int]]) -> int:
         """Queue each (canonical url, depth) not seen before in this job; returns how many.
         One script call per partition the URLs' hosts fall in, all in one round trip."""
@@ -96,22 +79,16 @@ class Frontier:
 
     def add_calls(self, items: Iterable[tuple[str, int]]) -> list[Call]:
         """The script calls `add` makes (one per partition), to send with others (`pop_after`)."""
-        triples = []
-        for url, depth in items:
-            host = host_of(url)
-            triples.append((host, (host, Entry.new(url, depth).dumps(), self.priority(url, depth))))
-        now = time.time()
-        return [
-            (partition, self._add,
-             [now, self.max_pages_per_host, *(v for triple in group for v in triple)])
-            for partition, group in self.partitions.by_host(triples).items()
-        ]  # fmt: skip
+        return adding.add_calls(
+            self.partitions, self._add, self.priority, self.max_pages_per_host, items
+        )
 
+    # -- popping (popping.py) and releasing hosts ------------------------------------------------
     def pop(self, count: int = 1, worker: str = "") -> Popped:
         """Lease up to `count` entries, each from a different host that is due now, to `worker`
         (its leases go back when its heartbeat lapses; "" = only when they run out). With
         P > 1 the partitions are tried in turn, each call starting one further."""
-        return self._pop_in(self.partitions.in_turn(), count, worker, time.time())
+        return self._popper.pop(count, worker)
 
     def release_and_pop(
         self,
@@ -137,65 +114,7 @@ class Frontier:
         """Run `calls` in their order, then `pop` (none when `count` is 0), in one round trip:
         a worker's releases, adds and acknowledgements sent with its next pop. Returns the
         calls' replies, and what was popped."""
-        now = time.time()
-        turn = self.partitions.in_turn()
-        todo = list(calls)
-        if count > 0:
-            todo.append((turn[0], scripts.POP, self._pop_args(count, worker, now)))
-        replies = self.partitions.pipelined(todo)
-        if count <= 0:
-            return replies, Popped([], None)
-        return replies[:-1], self._pop_in(turn, count, worker, now, replies[-1])
-
-    def _pop_in(
-        self,
-        turn: list[Partition],
-        count: int,
-        worker: str,
-        now: float,
-        first: list[bytes] | None = None,
-    ) -> Popped:
-        """Pop from the partitions in `turn`'s order until `count` are leased; `first`: the
-        first partition's POP reply, when it came with another call."""
-        entries: list[Entry] = []
-        next_due: float | None = None
-        for partition in turn:
-            want = count - len(entries)
-            if first is None:
-                first = partition.call(scripts.POP, self._pop_args(want, worker, now))
-            got, due = self._took(partition, first, want, worker, now)
-            first = None
-            entries += got
-            if due is not None and (next_due is None or due < next_due):
-                next_due = due
-            if len(entries) >= count:
-                break
-        return Popped(entries, None if entries else next_due)
-
-    def _pop_args(self, want: int, worker: str, now: float) -> list[Any]:
-        budgeted = self.partitions.count > 1 and self.max_pages > 0
-        return [now, self.lease_seconds, self.max_pages, want, worker, int(budgeted)]
-
-    def _took(
-        self, partition: Partition, raw: list[bytes], want: int, worker: str, now: float
-    ) -> tuple[list[Entry], float | None]:
-        """What one partition's POP leased; with P > 1 and a page budget, its grant settled:
-        more when it spent it ('!'), what it gave back ('+n') returned to the job's counter."""
-        entries = [Entry.loads(r) for r in raw if r[:1] == b"["]
-        due = next((float(r[1:]) for r in raw if r[:1] == b"@"), None)
-        for marker in raw:
-            if marker[:1] == b"+":
-                budget.give_back(self.client, self.keys, int(marker[1:]))
-        pages = max(want - len(entries), BUDGET_CHUNK)
-        if b"!" in raw and budget.grant(
-            self.client, self._job, self.partitions, self.max_pages, partition, pages
-        ):
-            more = want - len(entries)
-            again = partition.call(scripts.POP, self._pop_args(more, worker, now))
-            got, due = self._took(partition, again, more, worker, now)
-            entries += got
-        self.partitions.leased(partition, (e.fp for e in entries))
-        return entries, due
+        return self._popper.pop_after(calls, count, worker)
 
     def release(
         self,

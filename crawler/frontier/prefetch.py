@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from crawler.frontier import Entry, Frontier
-    from crawler.frontier.frontier import Call
+    from crawler.frontier.partitions import Call
 
 # The thread of each frontier (one per crawler), shared by the scheduler and the components that
 # release, add and mark done.

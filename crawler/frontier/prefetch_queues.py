@@ -20,7 +20,7 @@ from crawler.frontier import scripts
 
 if TYPE_CHECKING:
     from crawler.frontier import Entry, Frontier
-    from crawler.frontier.frontier import Call
+    from crawler.frontier.partitions import Call
 
 # Longest wait before another pop when nothing was due: a host may be released, or links
 # queued, by another worker meanwhile.

@@ -4,9 +4,10 @@ The queue and the dupefilter only work over the frontier, and a job's frontier o
 crawl of it, so neither is chosen by a setting and nothing is flushed on close
 (SCHEDULER_QUEUE_CLASS, DUPEFILTER_CLASS and SCHEDULER_PERSIST are not read).
 
-Scrapy asks the scheduler for requests when a download ends, and otherwise only on a 5-second
-heartbeat. When every queued host is waiting out its politeness delay we know exactly when the
-next one is due, so we wake the engine then instead of idling until the heartbeat.
+This module is its lifecycle (open, close, the items' signals) and Scrapy's questions to it;
+its parts live beside it: what it does with the requests it is handed (intake.py), the job's
+state on a clock (job_watch.py), poisoned URLs (poisoned.py), and waking the engine when the
+next host is due instead of idling until Scrapy's heartbeat (wakeup.py).
 
 The leases it takes are this worker's: its heartbeat (heartbeat.py) keeps them, and returns
 those of dead workers. A URL whose lease was lost too often is poison: the scheduler hands it
@@ -22,46 +23,46 @@ import os
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import redis
 from scrapy import signals
 from scrapy.exceptions import CloseSpider
-from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
-from twisted.internet import task
 
 from crawler import jobs
 from crawler.failures import FRONTIER_ERROR, note_frontier_error, stop_for_frontier_error
-from crawler.frontier import fingerprint, frontier_for
+from crawler.frontier import fingerprint, frontier_for, intake
 from crawler.frontier.dupefilter import FingerprintDupeFilter
 from crawler.frontier.heartbeat import Heartbeat
+from crawler.frontier.job_watch import JobWatch
+from crawler.frontier.poisoned import PoisonedRequests
 from crawler.frontier.prefetch import frontier_thread_for
 from crawler.frontier.queue import HostQueue
+from crawler.frontier.wakeup import MAX_WAKE_INTERVAL, EngineWakeUp
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from twisted.python.failure import Failure
 
-    from crawler.frontier import Entry, Frontier
+    from crawler.frontier import Frontier
     from crawler.frontier.prefetch import FrontierThread
 
 logger = logging.getLogger(__name__)
-
-# Never sleep longer than this between looks at the frontier: another worker (or this one's
-# pipeline) may queue a host that is due sooner.
-MAX_WAKE_INTERVAL = 0.5
-# How often the job's state (running, paused, stopped) is read, and poisoned URLs looked for.
-STATE_SECONDS = 1.0
-# Poisoned URLs taken at a time, to be recorded.
-POISONED_BATCH = 16
 
 
 class FrontierScheduler(Scheduler):
     queue: HostQueue
 
-    def __init__(self, frontier: Frontier, crawler: Crawler, *, return_leases: bool) -> None:
+    def __init__(
+        self,
+        frontier: Frontier,
+        crawler: Crawler,
+        *,
+        return_leases: bool,
+        prefetch: FrontierThread | None = None,  # LINKGRAPH_FRONTIER_THREAD's (prefetch.py)
+    ) -> None:
         super().__init__(
             server=frontier.client,
             persist=True,
@@ -74,17 +75,11 @@ class FrontierScheduler(Scheduler):
         self.return_leases = return_leases
         self.stats = crawler.stats
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._wake_call: Any = None
+        self.prefetch = prefetch
         self.heartbeat = Heartbeat(frontier, self.worker_id)
-        self._state = (0.0, jobs.RUNNING)
-        self._stopping = False
-        self._poisoned: list[tuple[Entry, int]] = []
-        self._poison_read_at = 0.0
-        # The job's state is also read on a clock: while the engine is paused (a full spool),
-        # next_request is not called, and a stopped job must still be noticed (and the frontier
-        # thread's buffer given back).
-        self._state_loop = task.LoopingCall(self._watch_state)
-        self.prefetch: FrontierThread | None = None  # LINKGRAPH_FRONTIER_THREAD's (prefetch.py)
+        self.job_watch = JobWatch(frontier, crawler, prefetch)
+        self.poisoned = PoisonedRequests(frontier, self.worker_id)
+        self.wake_up = EngineWakeUp(crawler)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
@@ -92,8 +87,8 @@ class FrontierScheduler(Scheduler):
             frontier_for(crawler),
             crawler,
             return_leases=crawler.settings.getbool("LINKGRAPH_RETURN_LEASES_AT_START"),
+            prefetch=frontier_thread_for(crawler),
         )
-        scheduler.prefetch = frontier_thread_for(crawler)
         crawler.signals.connect(scheduler.item_error, signal=signals.item_error)
         crawler.signals.connect(scheduler.item_done, signal=signals.item_scraped)
         crawler.signals.connect(scheduler.item_done, signal=signals.item_dropped)
@@ -115,15 +110,13 @@ class FrontierScheduler(Scheduler):
             # in one line, as Scrapy ends one whose component asks to be closed as it opens.
             note_frontier_error(self.crawler, exc)
             raise CloseSpider(FRONTIER_ERROR) from exc
-        self._state_loop.start(STATE_SECONDS, now=False)
+        self.job_watch.start()
         if self.prefetch is not None:  # after the leases of a previous run are returned
             self.prefetch.start(self.worker_id)
 
     def close(self, reason: str) -> None:
-        if self._state_loop.running:
-            self._state_loop.stop()
-        if self._wake_call is not None and self._wake_call.active():
-            self._wake_call.cancel()
+        self.job_watch.stop()
+        self.wake_up.cancel()
         if self.prefetch is not None:
             unstarted = self.prefetch.stop()
             with contextlib.suppress(redis.RedisError):
@@ -154,67 +147,17 @@ class FrontierScheduler(Scheduler):
 
     def enqueue_request(self, request: Request) -> bool:
         try:
-            return self._enqueue(request)
+            return intake.enqueue(
+                request,
+                frontier=self.frontier,
+                queue=self.queue,
+                dupefilter=self.df,
+                prefetch=self.prefetch,
+                crawler=self.crawler,
+            )
         except redis.RedisError as exc:
             stop_for_frontier_error(self.crawler, exc)
             return False
-
-    def _enqueue(self, request: Request) -> bool:
-        """Queue a request that Scrapy hands over: a seed, or one a component rescheduled.
-
-        The frontier's add checks and marks a URL as seen in one step, and queues each URL once
-        per job. `dont_filter=True` skips the dupefilter's check, and a request whose entry the
-        frontier handed out (it holds a lease) goes back to the head of its host queue rather
-        than being filtered as seen."""
-        entry = request.meta.get("lg_entry")
-        if request.dont_filter:
-            if entry is not None and self.frontier.return_leases([entry]):
-                return True
-        elif self.prefetch is not None:
-            # A seed, queued from the frontier thread with what comes next: the add dedupes it.
-            # (So it is reported queued even when seen: nothing reads that but Scrapy's signal.)
-            depth = int(request.meta.get("depth", 0))
-            failed = lambda exc: stop_for_frontier_error(self.crawler, exc)  # noqa: E731
-            self.prefetch.add([(request.url, depth)], done=lambda: None, failed=failed)
-            return True
-        elif self.df.request_seen(request):
-            return False
-        return self.queue.push(request) > 0
-
-    def job_state(self) -> str:
-        read_at, state = self._state
-        if time.monotonic() - read_at > STATE_SECONDS:
-            state = jobs.state(self.frontier.client, self.frontier.job)
-            self._state = (time.monotonic(), state)
-            if self.prefetch is not None and state != jobs.RUNNING:
-                self.prefetch.set_popping(False)  # lease nothing ahead for a job not running
-                self.prefetch.give_back()
-        if state == jobs.STOPPED and not self._stopping:
-            self._stopping = True
-            logger.warning("Job %s stopped: finishing requests in flight", self.frontier.job)
-            deferred_from_coro(self.crawler.stop_async())
-        return state
-
-    def _watch_state(self) -> None:
-        # A LoopingCall stops at its first error: this one must outlive them.
-        try:
-            self.job_state()
-            self._give_back_while_paused()
-        except redis.RedisError as exc:
-            stop_for_frontier_error(self.crawler, exc)
-        except Exception as exc:
-            logger.warning("job state not read (%s: %s)", type(exc).__name__, exc)
-
-    def _give_back_while_paused(self) -> None:
-        """An engine paused for a full spool takes nothing, for as long as the index is down:
-        the frontier thread's buffered requests go back to their queues at once, for other
-        workers, and nothing is leased ahead until the engine asks again (next_request)."""
-        engine = self.crawler.engine
-        if self.prefetch is None or engine is None or not engine.paused:
-            return
-        if self.prefetch.popping:
-            self.prefetch.set_popping(False)
-            self.prefetch.give_back()
 
     def next_request(self) -> Request | None:
         try:
@@ -224,10 +167,10 @@ class FrontierScheduler(Scheduler):
             return None
 
     def _next_request(self) -> Request | None:
-        if self.job_state() != jobs.RUNNING:
-            self._wake_at(time.time() + MAX_WAKE_INTERVAL)  # paused: look again soon
+        if self.job_watch.state() != jobs.RUNNING:
+            self.wake_up.at(time.time() + MAX_WAKE_INTERVAL)  # paused: look again soon
             return None
-        poisoned = self._next_poisoned()
+        poisoned = self.poisoned.next(self.spider)
         if poisoned is not None:
             return poisoned
         if self.prefetch is not None:
@@ -244,45 +187,16 @@ class FrontierScheduler(Scheduler):
         else:
             # Nothing due: look again when the next host is due, or soon if the work left is
             # only in flight (its page may still queue links).
-            self._wake_at(next_due or time.time() + MAX_WAKE_INTERVAL)
-        return request
-
-    def _next_poisoned(self) -> Request | None:
-        """A poisoned URL taken to be recorded with its reason, if any is waiting."""
-        if not self._poisoned and time.monotonic() - self._poison_read_at > STATE_SECONDS:
-            self._poison_read_at = time.monotonic()
-            self._poisoned = self.frontier.take_poisoned(self.worker_id, POISONED_BATCH)
-        if not self._poisoned:
-            return None
-        entry, lost = self._poisoned.pop()
-        logger.warning("%s is poison: its worker died or hung %d times", entry.url, lost)
-        request: Request = self.spider.request_for(entry)
-        request.meta["lg_poison"] = f"poison: its worker died or hung {lost} times"
+            self.wake_up.at(next_due or time.time() + MAX_WAKE_INTERVAL)
         return request
 
     def has_pending_requests(self) -> bool:
         try:
-            if self.job_state() == jobs.PAUSED:
+            if self.job_watch.state() == jobs.PAUSED:
                 return True  # stay up, fetching nothing, until resumed
             if self.prefetch is not None and self.prefetch.busy():
                 return True  # requests buffered, or releases and links not yet sent
-            return self.frontier.has_work() or bool(self._poisoned)
+            return self.frontier.has_work() or self.poisoned.waiting
         except redis.RedisError as exc:
             stop_for_frontier_error(self.crawler, exc)
             return True  # closing with the error's reason, not as finished
-
-    def _wake_at(self, due: float) -> None:
-        from twisted.internet import reactor
-
-        wait = min(max(due - time.time(), 0.0), MAX_WAKE_INTERVAL)
-        call = self._wake_call
-        if call is not None and call.active():
-            if call.getTime() - time.time() <= wait:
-                return  # an earlier wake-up is already set
-            call.cancel()
-        self._wake_call = cast(Any, reactor).callLater(wait, self._wake)
-
-    def _wake(self) -> None:
-        slot = getattr(self.crawler.engine, "_slot", None)
-        if slot is not None:
-            slot.nextcall.schedule()
