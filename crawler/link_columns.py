@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from crawler.columnar import LINK_SCHEMA, arrow_stream, record_stream
 from crawler.items import Link
 from crawler.linkcache import DESTINATIONS
-from crawler.rows import TIME_COLUMN, PageRow, as_millis
+from crawler.rows import REL_FLAGS, TIME_COLUMN, PageRow, as_millis, rel_flags
 
 # The link columns a page gives each of its links, by the page row's field of the same value.
 _FROM_PAGE = {
@@ -35,19 +35,7 @@ _FROM_PAGE = {
 }
 _PAGE_FIELDS = {name: PageRow._fields.index(field) for name, field in _FROM_PAGE.items()}
 
-# A link's rel tokens as the bits of its (nofollow, ugc, sponsored) columns: a few distinct
-# sets of tokens recur on every page. Bounded, as a page may make up any number of tokens.
-_REL_BITS = ((0, "nofollow"), (1, "ugc"), (2, "sponsored"))
-_REL_CODES: dict[frozenset[str], int] = {frozenset(): 0}
-_REL_CODES_SIZE = 1024
-
-
-def _rel_code(rel: frozenset[str]) -> int:
-    code = sum(1 << bit for bit, token in _REL_BITS if token in rel)
-    if len(_REL_CODES) >= _REL_CODES_SIZE:
-        _REL_CODES.clear()
-    _REL_CODES[rel] = code
-    return code
+_REL_COLUMNS = ("nofollow", "ugc", "sponsored")  # in the order of rows.py's rel flags
 
 
 class LinkColumns:
@@ -79,10 +67,11 @@ class LinkColumns:
         # The links' fields, a tuple each: transposed in C, not a Python step per link.
         by_field = dict(zip(Link._fields, zip(*links, strict=True), strict=True))
         urls, rels = by_field["url"], by_field["rel"]
-        codes = list(map(_REL_CODES.get, rels))
-        if None in codes:
-            codes = [_rel_code(r) if c is None else c for r, c in zip(rels, codes, strict=True)]
-        rel_bits = np.array(codes, dtype=np.uint8)
+        # Each link's (nofollow, ugc, sponsored) from the rows' memo, then a column each.
+        flags = list(map(REL_FLAGS.get, rels))
+        if None in flags:
+            flags = [f or rel_flags(r) for r, f in zip(rels, flags, strict=True)]
+        by_rel = dict(zip(_REL_COLUMNS, zip(*flags, strict=True), strict=True))
         dst_url = pa.array(urls, pa.string())
         # Each distinct origin (Destinations.key, inline) looked up once, then spread in C.
         keys = [url[:end] if (end := url.find("/", 8)) > 0 else url for url in urls]
@@ -100,9 +89,8 @@ class LinkColumns:
                 which = 0 if name == "dst_host" else 1
                 values = pa.array([target[which] for target in targets], kind)
                 arrays.append(values.take(origins.indices))
-            elif name in ("nofollow", "ugc", "sponsored"):
-                bit = next(bit for bit, token in _REL_BITS if token == name)
-                arrays.append(pa.array((rel_bits >> bit) & 1, kind))
+            elif name in by_rel:
+                arrays.append(pa.array(by_rel[name], kind))
             else:  # anchor, tag, type: the Link's field of the same name
                 arrays.append(pa.array(by_field[name], kind))
         return record_stream(pa.RecordBatch.from_arrays(arrays, schema=LINK_SCHEMA))

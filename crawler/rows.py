@@ -76,15 +76,15 @@ _UNPARSED = ParsedPage()
 _new_row = tuple.__new__
 # The (nofollow, ugc, sponsored) columns of a link's rel tokens: a few distinct sets of tokens
 # recur on every page. Bounded, as a page may make up any number of tokens.
-_REL_FLAGS: dict[frozenset[str], tuple[int, int, int]] = {frozenset(): (0, 0, 0)}
-_REL_FLAGS_SIZE = 1024
+REL_FLAGS: dict[frozenset[str], tuple[int, int, int]] = {frozenset(): (0, 0, 0)}
+REL_FLAGS_SIZE = 1024
 
 
-def _rel_flags(rel: frozenset[str]) -> tuple[int, int, int]:
+def rel_flags(rel: frozenset[str]) -> tuple[int, int, int]:
     flags = (int("nofollow" in rel), int("ugc" in rel), int("sponsored" in rel))
-    if len(_REL_FLAGS) >= _REL_FLAGS_SIZE:
-        _REL_FLAGS.clear()
-    _REL_FLAGS[rel] = flags
+    if len(REL_FLAGS) >= REL_FLAGS_SIZE:
+        REL_FLAGS.clear()
+    REL_FLAGS[rel] = flags
     return flags
 
 
@@ -142,7 +142,7 @@ def rows_of(item: PageItem) -> tuple[PageRow, list[LinkRow]]:
         end = dst.find("/", 8)  # Destinations.key, inline
         origin = dst[:end] if end > 0 else dst
         dst_host, dst_domain = known(origin) or destination(origin)
-        nofollow, ugc, sponsored = _REL_FLAGS.get(rel) or _rel_flags(rel)
+        nofollow, ugc, sponsored = REL_FLAGS.get(rel) or rel_flags(rel)
         # By position, in the declared order, through tuple.__new__: keywords, or even the
         # NamedTuple's own __new__, would double the cost. tests/test_rows.py checks every
         # field by name.

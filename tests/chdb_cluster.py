@@ -65,6 +65,16 @@ REPLICATED_WINDOW = re.compile(r"(?<!non_)replicated_deduplication_window")
 REPLICATED_ENGINE = re.compile(r"Replicated(\w*)MergeTree\('[^']*', '[^']*'\)")
 
 
+def create_replicated(client: Any) -> None:
+    """The cluster schema's database, and its Replicated tables as written (on Keeper)."""
+    client.command(f"CREATE DATABASE {DATABASE}")
+    client.database = DATABASE
+    for migration in cluster_migrations(CLUSTER):
+        for statement in migration.statements:
+            if REPLICATED_ENGINE.search(statement):
+                client.command(statement)
+
+
 def error_code(exc: Exception) -> int:
     found = re.search(r"Code: (\d+)", str(exc))
     return int(found.group(1)) if found else -1
@@ -93,12 +103,7 @@ def probe(client: OneNodeClient) -> dict[str, Any]:
                 unparsed.append([migration.name, str(exc).splitlines()[0][:300]])
     out["parsed"], out["unparsed"] = parsed, unparsed
 
-    client.command(f"CREATE DATABASE {DATABASE}")
-    client.database = DATABASE
-    for migration in cluster_migrations(CLUSTER):
-        for statement in migration.statements:
-            if REPLICATED_ENGINE.search(statement):
-                client.command(statement)
+    create_replicated(client)
     client.command(migrations_table(CLUSTER))
     out["replicas"] = {
         table: path

@@ -20,10 +20,10 @@ from typing import Any
 from crawler import rank as ranking
 from crawler.cli.rank import load_graph
 from crawler.cli.rank_store import GENERATION_PATH, REPLICA, TABLE, store
-from crawler.cluster_schema import apply_cluster_schema, cluster_migrations, index_cluster
+from crawler.cluster_schema import apply_cluster_schema, index_cluster
 from crawler.errors import UsageError
 from crawler.schema import apply_schema
-from tests.chdb_cluster import CLUSTER, REPLICATED_ENGINE, OneNodeClient, answer
+from tests.chdb_cluster import CLUSTER, OneNodeClient, answer, create_replicated
 
 DATABASE, WRITABLE, SINGLE = "linkgraph", "writable", "single"
 LINK_COLUMNS = ["job", "src_url", "src_host", "src_domain", "dst_url", "dst_host", "dst_domain",
@@ -110,12 +110,7 @@ def probe(client: RecordingClient) -> dict[str, Any]:
 
     # The Replicated tables as written: the DDL of two generations, on Keeper. Without rows:
     # chDB leaves Replicated tables read-only, so an insert is refused, and said in one line.
-    client.command(f"CREATE DATABASE {DATABASE}")
-    client.database = DATABASE
-    for migration in cluster_migrations(CLUSTER):
-        for statement in migration.statements:
-            if REPLICATED_ENGINE.search(statement):
-                client.command(statement)
+    create_replicated(client)
     client.issued = []
     empty = ranking.rank(*load_graph_of([]), 0)
     generations = []

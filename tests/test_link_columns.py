@@ -9,8 +9,8 @@ from typing import Any
 
 from crawler.columnar import LINK_SCHEMA, ArrowRows, arrow_stream, decode, encode
 from crawler.items import Archived, Link, PageItem, ParsedPage
-from crawler.link_columns import _REL_CODES, _REL_CODES_SIZE, LinkColumns
-from crawler.rows import Batch, LinkRow, page_row, rows_of
+from crawler.link_columns import LinkColumns
+from crawler.rows import REL_FLAGS, REL_FLAGS_SIZE, Batch, LinkRow, page_row, rows_of
 from crawler.warc.ingest import BATCH_PAGES, Batcher
 
 TARGETS = [
@@ -123,7 +123,7 @@ def test_pages_without_links_make_the_same_empty_stream() -> None:
 
 def test_more_distinct_rels_than_the_memo_holds() -> None:
     rng = random.Random(5)
-    item = page(rng, 1, _REL_CODES_SIZE + 50)
+    item = page(rng, 1, REL_FLAGS_SIZE + 50)
     assert item.parsed is not None
     item.parsed.links = [
         link._replace(rel=frozenset({f"token{n}", *RELS[n % len(RELS)]}))
@@ -131,7 +131,7 @@ def test_more_distinct_rels_than_the_memo_holds() -> None:
     ]
     by_rows, by_columns = both_ways([item])
     assert by_columns == by_rows
-    assert len(_REL_CODES) <= _REL_CODES_SIZE
+    assert len(REL_FLAGS) <= REL_FLAGS_SIZE
 
 
 def test_a_workers_batches_are_the_ones_rows_of_would_send() -> None:

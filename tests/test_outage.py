@@ -127,6 +127,21 @@ def assert_index_exact(data: Path, web: TestWeb, port: int) -> None:
     assert {(s, d, bool(f), a) for s, d, f, a in backlinks} == web.expected_backlinks(port)
 
 
+def outlast_a_full_spool(crawl: Crawl, server: LocalWebServer, web: TestWeb) -> None:
+    """Fill the spool's disk once 5 pages are fetched; check that nothing more is fetched for
+    OUTAGE_SECONDS (nor is the crawl done), then give the room back and let the crawl end."""
+    wait_until(lambda: fetched(server, web) >= 5, "5 pages are fetched")
+    crawl.fill_disk()
+    wait_until(lambda: "fetching paused" in crawl.text(), "fetching is paused")
+    time.sleep(1)  # what was in flight when the engine paused comes in
+    before = fetched(server, web)
+    time.sleep(OUTAGE_SECONDS)  # a lease left in the frontier thread's buffer would be reaped
+    assert fetched(server, web) == before, "fetched while the spool was full"
+    assert before < sum(web.expected_fetches().values())
+    crawl.ballast.unlink()
+    crawl.wait()
+
+
 def recorded(text: str) -> int:
     """The job's recorded pages, from the crawl's summary line."""
     summary = re.search(r"job total (\d+) pages recorded", text)
@@ -165,16 +180,7 @@ def test_a_full_spool_stops_fetching_until_the_index_is_back(
     server = served[0]
     crawl = first_crawl(served, web, data, tmp_path / "crawl.log", "--workers", "1",
                         "-s", "LINKGRAPH_SPOOL_MAX_BYTES=1")  # fmt: skip
-    wait_until(lambda: fetched(server, web) >= 5, "5 pages are fetched")
-    crawl.fill_disk()
-    wait_until(lambda: "fetching paused" in crawl.text(), "fetching is paused")
-    time.sleep(1)  # what was in flight when the engine paused comes in
-    before = fetched(server, web)
-    time.sleep(OUTAGE_SECONDS)
-    assert fetched(server, web) == before, "fetched while the spool was full"
-    assert before < sum(web.expected_fetches().values())
-    crawl.ballast.unlink()
-    crawl.wait()
+    outlast_a_full_spool(crawl, server, web)
 
     text = crawl.text()
     assert "the spool has room again: fetching resumed" in text

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 from pathlib import Path
 
 from crawler.demo.server import LocalWebServer
 from tests.conftest import page_fetches
 from tests.test_outage import (
-    OUTAGE_SECONDS,
     REPLAYED,
     Crawl,
     assert_index_exact,
     data,
     fetched,
     first_crawl,
+    outlast_a_full_spool,
     recorded,
     wait_until,
 )
@@ -43,16 +42,7 @@ def test_a_full_spool_longer_than_a_lease_fetches_no_page_twice(
     full_at_once = ("-s", "LINKGRAPH_SPOOL_MAX_BYTES=1")
     crawl = first_crawl(served, web, data, log, "--workers", "1", *full_at_once, *THREAD_ON,
                         *FEW_AT_A_TIME)  # fmt: skip
-    wait_until(lambda: fetched(server, web) >= 5, "5 pages are fetched")
-    crawl.fill_disk()
-    wait_until(lambda: "fetching paused" in crawl.text(), "fetching is paused")
-    time.sleep(1)  # what was in flight when the engine paused comes in
-    before = fetched(server, web)
-    time.sleep(OUTAGE_SECONDS)  # three leases: a lease left in the buffer would be reaped
-    assert fetched(server, web) == before, "fetched while the spool was full"
-    assert before < sum(web.expected_fetches().values())
-    crawl.ballast.unlink()
-    crawl.wait()
+    outlast_a_full_spool(crawl, server, web)  # three leases long
 
     text = crawl.text()
     assert "the spool has room again: fetching resumed" in text

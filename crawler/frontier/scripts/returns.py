@@ -6,11 +6,24 @@ from __future__ import annotations
 
 from crawler.frontier.scripts.script import _script
 
-# Put an entry in front of everything in a host queue (a returned lease, a retry).
+# What every script that takes a lease back does: put its entry in front of everything in its
+# host queue, end the lease (its entry, time and owner), and count the entries queued again.
+# The scripts using it declare `leases`, `lease_times`, `lease_owners` and `stats`.
 PUSH_FIRST = """
 local function push_first(queue, entry)
   local first = redis.call('ZRANGE', queue, 0, 0, 'WITHSCORES')
   redis.call('ZADD', queue, (#first > 0) and (tonumber(first[2]) - 1) or 0, entry)
+end
+local function end_lease(fp)
+  redis.call('HDEL', leases, fp)
+  redis.call('ZREM', lease_times, fp)
+  redis.call('HDEL', lease_owners, fp)
+end
+local function requeued(n)
+  if n > 0 then
+    redis.call('HINCRBY', stats, 'queued', n)
+    redis.call('HINCRBY', stats, 'popped', -n)
+  end
 end
 """
 
@@ -26,12 +39,9 @@ local fp, host = ARGV[3], ARGV[4]
 local entry = redis.call('HGET', leases, fp)
 if not entry then return -1 end
 push_first(queues .. host, entry)
-redis.call('HDEL', leases, fp)
-redis.call('ZREM', lease_times, fp)
-redis.call('HDEL', lease_owners, fp)
+end_lease(fp)
 redis.call('ZADD', due, now + tonumber(ARGV[5]), host)
-redis.call('HINCRBY', stats, 'queued', 1)
-redis.call('HINCRBY', stats, 'popped', -1)
+requeued(1)
 redis.call('HINCRBY', stats, 'retried', 1)
 return redis.call('HINCRBY', retries, fp, 1)
 """,
@@ -50,17 +60,12 @@ for i = 3, #ARGV, 2 do
   local entry = redis.call('HGET', leases, fp)
   if entry then
     push_first(queues .. host, entry)
-    redis.call('HDEL', leases, fp)
-    redis.call('ZREM', lease_times, fp)
-    redis.call('HDEL', lease_owners, fp)
+    end_lease(fp)
     redis.call('ZADD', due, 'LT', now, host)
     n = n + 1
   end
 end
-if n > 0 then
-  redis.call('HINCRBY', stats, 'queued', n)
-  redis.call('HINCRBY', stats, 'popped', -n)
-end
+requeued(n)
 return n
 """,
 )
@@ -91,9 +96,7 @@ for i = 6, #ARGV, 2 do
   local died = beat and tonumber(beat) < lapsed_before
   local hung = taken and tonumber(taken) < expired_before
   if entry and (died or hung) then
-    redis.call('HDEL', leases, fp)
-    redis.call('ZREM', lease_times, fp)
-    redis.call('HDEL', lease_owners, fp)
+    end_lease(fp)
     redis.call('ZADD', due, 'LT', now, host)
     local lost = 0
     if hung or done == '' then lost = redis.call('HINCRBY', lost_leases, fp, 1) end
@@ -106,10 +109,7 @@ for i = 6, #ARGV, 2 do
     n = n + 1
   end
 end
-if n > 0 then
-  redis.call('HINCRBY', stats, 'queued', n)
-  redis.call('HINCRBY', stats, 'popped', -n)
-end
+requeued(n)
 return {n, poison}
 """,
 )
