@@ -73,9 +73,11 @@ class LinkColumns:
             flags = [f or rel_flags(r) for r, f in zip(rels, flags, strict=True)]
         by_rel = dict(zip(_REL_COLUMNS, zip(*flags, strict=True), strict=True))
         dst_url = pa.array(urls, pa.string())
-        # Each distinct origin (Destinations.key, inline) looked up once, then spread in C.
-        keys = [url[:end] if (end := url.find("/", 8)) > 0 else url for url in urls]
-        origins = pc.dictionary_encode(pa.array(keys, pa.string()))
+        # Each distinct origin (Destinations.key: "scheme://authority", a canonical URL's first
+        # three "/"-separated parts) looked up once, then spread in C.
+        parts = pc.split_pattern(dst_url, pattern="/", max_splits=3)
+        scheme, authority = pc.list_element(parts, 0), pc.list_element(parts, 2)
+        origins = pc.dictionary_encode(pc.binary_join_element_wise(scheme, authority, "//"))
         known, destination = DESTINATIONS.get, DESTINATIONS.of
         targets = [known(o) or destination(o) for o in origins.dictionary.to_pylist()]
         arrays: list[pa.Array] = []

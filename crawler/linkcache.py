@@ -23,6 +23,10 @@ every time. An href is looked up as the resolver is handed it, after the page's 
 applied to its query (crawler/extraction.py), so two pages in different encodings never share
 an answer they should not.
 
+A page's resolver looks an href up first in its directory's answers, which also keep the
+absolute and root-relative answers given to pages there: the directory fixes the origin, so
+that finer scope is still exact, and most links cost one lookup.
+
 The memos are bounded, and emptied when full: a worker's memory stays bounded, and the links a
 site repeats are back after a page or two. Threads may share them (pages are parsed on a pool
 too): a dict's get and set are atomic, and every entry stored is a right answer.
@@ -121,8 +125,13 @@ class Resolutions:
         # (userinfo) or what makes it no link (a host that is not Punycode).
         plain_origin = "@" not in origin and "xn--" not in origin
         count = self._count
+        known = relative.get
 
         def resolve(href: str) -> str | None:
+            # The directory's answers first: every kind of href answered for a page there.
+            url = known(href, _MISSING)
+            if url is not _MISSING:
+                return url  # type: ignore[return-value]  # only str | None are stored
             first = href[:1]
             if first == "/" or first == "\\":
                 answers = rooted
@@ -144,7 +153,10 @@ class Resolutions:
                     url = href  # already canonical: one string for the key and the answer
                 answers[href] = url
                 count()
-            return url  # type: ignore[return-value]  # only str | None are stored
+            if answers is not relative:
+                relative[href] = url  # type: ignore[assignment]  # str | None, as above
+                count()
+            return url  # type: ignore[return-value]
 
         return resolve
 
