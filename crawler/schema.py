@@ -151,8 +151,11 @@ def _run(client: Client, migration: Migration) -> None:
 
 
 def _record(client: Client, migration: Migration) -> None:
-    client.insert(
-        MIGRATIONS_TABLE, [[migration.version, migration.name]], column_names=["version", "name"]
+    # A statement, not client.insert, which first asks for the table's columns: a third of the
+    # CPU, 0.3 s of every new index's start (the name is NNN_[a-z0-9_].sql, safe as a literal)
+    client.command(
+        f"INSERT INTO {MIGRATIONS_TABLE} (version, name) "
+        f"VALUES ({migration.version:d}, '{migration.name}')"
     )
 
 

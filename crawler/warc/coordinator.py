@@ -1,5 +1,6 @@
-"""Runs `ingest-warc`: hands files to worker processes, stores the rows they send back, notes
-each file once stored, prints progress, and resolves the revisits left for the end."""
+"""Runs `ingest-warc`: hands files to worker processes, stores the rows they send back (several
+batches of a file at a time: crawler/warc/batches.py), notes each file once stored, prints
+progress, and resolves the revisits left for the end."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from crawler.columnar import decode
-from crawler.rows import rows_of
+from crawler.rows import Batch, rows_of
 from crawler.sinks import insert_rows
 from crawler.storage import StorageTarget, connect
+from crawler.warc.batches import GROUP_ROWS, FileGroups
 from crawler.warc.http import Fetched, Skipped
 from crawler.warc.ingest import Report, State, _worker, file_key, token
 from crawler.warc.pages import PageBuilder
@@ -42,6 +43,10 @@ def ingest(
     report.already = len(keys) - len(todo)
     client = connect(target)
     try:
+        if state.group_rows is None:
+            # A job that an earlier version began stored each batch alone, under its own token:
+            # its files interrupted halfway are stored again that way, or their rows twice.
+            state.grouping(0 if _has_rows(client, job) else GROUP_ROWS)
         workers = min(processes, len(todo))
         if workers:
             _run_workers(todo, job, client, state, report, workers, max_record_bytes,
@@ -80,6 +85,7 @@ def _run_workers(
     for proc in procs:
         proc.start()
     left, last = len(todo), time.monotonic()
+    groups = FileGroups(job, state.group_rows or 0)
     try:
         while left:
             try:
@@ -90,19 +96,18 @@ def _run_workers(
                 continue
             kind, key = message[0], message[1]
             if kind == "batch":
-                batch = decode(message[3], "")
-                insert_rows(client, batch.pages, batch.links, token(job, key, message[2]))
-                report.pages += len(batch.pages)
-                report.links += len(batch.links)
+                store_batches(client, groups.add(key, message[2], message[3]), report)
             elif kind == "done":
                 _, _, skipped, records, pending = message
+                store_batches(client, groups.end(key), report)
                 left -= 1
                 report.files += 1
                 report.records += records
                 for skip in skipped:
                     report.skip(key.rpartition(":")[0], skip)
                 state.finished(key, pending)
-            else:  # "failed": the file could not be read at all
+            else:  # "failed": the file could not be read (to its end)
+                groups.drop(key)
                 left -= 1
                 report.files += 1
                 report.skip(key.rpartition(":")[0], Skipped(0, "", "unreadable file", message[2]))
@@ -120,6 +125,18 @@ def _run_workers(
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
+
+
+def _has_rows(client: Any, job: str) -> bool:
+    query = "SELECT count() FROM (SELECT 1 FROM pages WHERE job = {job:String} LIMIT 1)"
+    return bool(client.query(query, parameters={"job": job}).result_rows[0][0])
+
+
+def store_batches(client: Any, batches: list[Batch], report: Report) -> None:
+    for batch in batches:
+        insert_rows(client, batch.pages, batch.links, batch.token)
+        report.pages += len(batch.pages)
+        report.links += len(batch.links)
 
 
 def _resolve_revisits(

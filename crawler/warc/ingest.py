@@ -8,7 +8,8 @@ its original's payload: from the same file when it is there, else once every fil
 
 Resuming: a file is noted done in `<data dir>/ingest/<job>.jsonl` once all its rows are stored,
 and skipped by the next run. A file interrupted halfway is read again from its start, and its
-batches, cut the same way and sent with the same insert_deduplication_token, are stored once.
+batches, cut the same way and stored in the same groups (crawler/warc/batches.py) with the same
+insert_deduplication_tokens, are stored once.
 """
 
 from __future__ import annotations
@@ -176,9 +177,10 @@ def quiet_collector() -> None:
     looks at them every few pages, and every few hundred pages walks all the process has loaded
     (modules, the public suffix trie). What is loaded lives as long as the process: it is frozen
     out of the walks, and the young generation is collected only past a batch's worth of rows.
+    It is frozen without a collection first: a worker's start leaves no cyclic garbage to free
+    (none found), and the walk of all it loaded would cost it 30 ms of CPU.
     """
     registered_domain("example.com")  # loads the public suffix list, to be frozen with the rest
-    gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_OBJECTS, *gc.get_threshold()[1:])
 
@@ -190,10 +192,15 @@ class State:
         self.path = path
         self.done: set[str] = set()
         self.pending: dict[str, list[tuple[int, str]]] = {}
+        # The link rows a group of batches holds in this job (crawler/warc/batches.py); None
+        # until a run says, 0: each batch stored alone, as versions before groups stored them.
+        self.group_rows: int | None = None
         if path.exists():
             for line in path.read_text().splitlines():
                 entry = json.loads(line)
-                if "done" in entry:
+                if "group_rows" in entry:
+                    self.group_rows = entry["group_rows"]
+                elif "done" in entry:
                     self.done.add(entry["done"])
                     if entry["pending"]:
                         self.pending[entry["done"]] = [tuple(p) for p in entry["pending"]]
@@ -204,6 +211,12 @@ class State:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as out:
             out.write(json.dumps(entry) + "\n")
+
+    def grouping(self, group_rows: int) -> None:
+        """Notes, before any row is stored, how this job's batches are grouped: a file read
+        again must be cut into the same groups, with the same tokens."""
+        self.group_rows = group_rows
+        self._note({"group_rows": group_rows})
 
     def finished(self, key: str, pending: list[tuple[int, str]]) -> None:
         self.done.add(key)
