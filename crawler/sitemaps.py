@@ -24,14 +24,14 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-
-from lxml.etree import LxmlError
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from typing import TYPE_CHECKING
 
 from crawler import settings
-from crawler.frontier import Frontier
 from crawler.items import Link, ParsedPage
 from crawler.urls import canonicalize, host_of
+
+if TYPE_CHECKING:
+    from crawler.frontier import Frontier
 
 __all__ = [
     "SitemapLimits",
@@ -91,6 +91,8 @@ def is_xml_sitemap(body: bytes) -> bool:
 
 def _xml_locs(data: bytes) -> tuple[str, Iterator[str]]:
     """The root's name (urlset, sitemapindex) and the `<loc>` of each entry, as written."""
+    from scrapy.utils.sitemap import Sitemap  # see read_sitemap
+
     sitemap = Sitemap(data)
     return sitemap.type, (entry["loc"] for entry in sitemap if entry.get("loc"))
 
@@ -103,6 +105,11 @@ def _text_locs(data: bytes) -> Iterator[str]:
 
 def read_sitemap(body: bytes, limits: SitemapLimits = DEFAULT_LIMITS) -> ParsedPage:
     """The URLs a sitemap file lists (XML urlset or index, text, either gzipped), as links."""
+    # Scrapy's and lxml's modules are imported when a sitemap (or robots.txt) is read: importing
+    # Scrapy would cost every `ingest-warc` worker a fifth of a second of CPU at its start, and
+    # most of the files it reads hold no sitemap.
+    from lxml.etree import LxmlError
+
     notes = []
     data = body
     if body.startswith(_GZIP_MAGIC):
@@ -142,6 +149,8 @@ def read_sitemap(body: bytes, limits: SitemapLimits = DEFAULT_LIMITS) -> ParsedP
 
 def robots_sitemaps(robots_body: bytes, robots_url: str) -> list[str]:
     """The canonical http(s) URLs of the `Sitemap:` lines of a robots.txt."""
+    from scrapy.utils.sitemap import sitemap_urls_from_robots  # see read_sitemap
+
     found = (canonicalize(url) for url in sitemap_urls_from_robots(robots_body, robots_url))
     return list(dict.fromkeys(url for url in found if url))
 

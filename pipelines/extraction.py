@@ -1,4 +1,5 @@
-"""Parses each page exactly once and attaches the result (`PageItem.parsed`) for later stages.
+"""Parses each page exactly once (crawler/page_parser.py) and attaches the result
+(`PageItem.parsed`) for later stages.
 
 A large page is parsed on a thread of its own, not on the reactor's: lexbor releases the GIL while
 it builds the tree, so the crawl keeps fetching, heartbeating and storing meanwhile. A small page
@@ -14,8 +15,9 @@ from twisted.internet import threads
 from twisted.python.threadpool import ThreadPool
 
 from crawler import ROBOTS_TOKEN
-from crawler.extraction import Limits, extract, redirect_link
-from crawler.items import PageItem, ParsedPage
+from crawler.extraction import Limits
+from crawler.items import PageItem
+from crawler.page_parser import PageParser
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -25,18 +27,9 @@ INLINE_BYTES = 64 * 1024
 PARSE_THREADS = 2
 
 
-def charset_of(content_type_header: str) -> str | None:
-    for param in content_type_header.split(";")[1:]:
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'")
-    return None
-
-
 class ExtractionPipeline:
     def __init__(self, agent: str, limits: Limits) -> None:
-        self.agent = agent
-        self.limits = limits
+        self.parser = PageParser(agent, limits)
         self._pool: ThreadPool | None = None
 
     @classmethod
@@ -62,35 +55,12 @@ class ExtractionPipeline:
 
     async def process_item(self, item: PageItem) -> PageItem:
         if len(item.body) <= INLINE_BYTES or self._pool is None:
-            item.parsed = self.parse(item)
+            item.parsed = self.parser.parse(item)
         else:
             # Imported here: importing the reactor at module load would install Twisted's default
             # one in any process that imports this module before Scrapy installs its own.
             from twisted.internet import reactor
 
-            parsing = threads.deferToThreadPool(reactor, self._pool, self.parse, item)
+            parsing = threads.deferToThreadPool(reactor, self._pool, self.parser.parse, item)
             item.parsed = await maybe_deferred_to_future(parsing)
         return item
-
-    def parse(self, item: PageItem) -> ParsedPage:
-        if item.error:
-            return ParsedPage()
-        if 300 <= item.status < 400:
-            if not item.location:
-                return ParsedPage()
-            # The spider left `location` empty if it was over the URL bound (and said so).
-            link = redirect_link(item.url, item.location, self.limits.url_length)
-            return ParsedPage(links=[link] if link else [])
-        if not (200 <= item.status < 300 and item.is_html):
-            return ParsedPage()  # error pages and non-HTML files are recorded without links
-        x_robots = item.headers.get("x-robots-tag")
-        link_header = item.headers.get("link")
-        return extract(
-            item.body,
-            item.url,
-            encoding=charset_of(item.headers.get("content-type", "")),
-            x_robots_tag=x_robots.split("\n") if x_robots else None,
-            link_header=link_header.split("\n") if link_header else None,
-            agent=self.agent,
-            limits=self.limits,
-        )

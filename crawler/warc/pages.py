@@ -1,7 +1,7 @@
 """A WARC response record as the page a crawl would have recorded: the same decoding (Scrapy's
-HttpCompressionMiddleware), URL normalisation, headers, redirect rule and link extraction
-(pipelines/extraction.py's `ExtractionPipeline.parse`), so `ingest-warc` and a crawl store the
-same rows for the same response.
+HttpCompressionMiddleware), URL normalisation, headers (crawler/page_head.py), redirect rule and
+link extraction (crawler/page_parser.py), so `ingest-warc` and a crawl store the same rows for
+the same response.
 """
 
 from __future__ import annotations
@@ -9,18 +9,16 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
-
 from crawler import ROBOTS_TOKEN
 from crawler import settings as defaults
 from crawler.extraction import Limits
 from crawler.items import Archived, PageItem
+from crawler.page_head import PageHead
+from crawler.page_parser import PageParser
 from crawler.sitemaps import is_xml_sitemap, read_sitemap, robots_sitemaps
-from crawler.spiders.links import PageHead
 from crawler.urls import canonicalize
 from crawler.warc.capture import DEPTH_FIELD, PREREQUISITE_FIELD, SITEMAP_FIELD
 from crawler.warc.http import Fetched, Skipped
-from pipelines.extraction import ExtractionPipeline
 
 
 def decoded(body: bytes, headers: list[tuple[str, str]], max_size: int) -> bytes:
@@ -29,8 +27,13 @@ def decoded(body: bytes, headers: list[tuple[str, str]], max_size: int) -> bytes
     codings = [v.encode("latin-1") for k, v in headers if k.lower() == "content-encoding"]
     if not codings:
         return body
-    # Scrapy's own steps (static methods), so a br body decodes with whatever brotli Scrapy
-    # uses: warcio 1.8.1's brotli decoder fails with brotli 1.2.
+    # Imported for the first record that has a Content-Encoding: importing Scrapy would cost
+    # every worker a fifth of a second of CPU at its start, and most WARCs (Common Crawl's
+    # among them) store decoded payloads. Scrapy's own steps (static methods), so a br body
+    # decodes with whatever brotli Scrapy uses: warcio 1.8.1's brotli decoder fails with
+    # brotli 1.2.
+    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+
     to_decode, _ = HttpCompressionMiddleware._split_encodings(codings)
     for coding in to_decode:
         try:
@@ -46,7 +49,7 @@ class PageBuilder:
     def __init__(self, job: str, max_body_bytes: int = defaults.DOWNLOAD_MAXSIZE) -> None:
         self.job = job
         self.max_body_bytes = max_body_bytes
-        self.extraction = ExtractionPipeline(ROBOTS_TOKEN, Limits())
+        self.parser = PageParser(ROBOTS_TOKEN, Limits())
         self.sitemaps: set[str] = set()  # named by the robots.txt records read so far
 
     def _is_sitemap(self, item: PageItem, registered: bool) -> bool:
@@ -79,7 +82,7 @@ class PageBuilder:
         except ValueError as exc:
             return Skipped(record.offset, url, "undecodable Content-Encoding", str(exc)[:200])
         item = self._item(record, url, body, path)
-        item.parsed = self.extraction.parse(item)
+        item.parsed = self.parser.parse(item)
         registered = record.fields.get(SITEMAP_FIELD) == "true"
         if self._is_sitemap(item, registered):  # as pipelines/sitemaps.py reads it in a crawl
             item.parsed = read_sitemap(item.body)
@@ -88,7 +91,7 @@ class PageBuilder:
         return item
 
     def _item(self, record: Fetched, url: str, body: bytes, path: Path) -> PageItem:
-        head = PageHead.of(url, record.status, record.headers, self.extraction.limits.url_length)
+        head = PageHead.of(url, record.status, record.headers, self.parser.limits.url_length)
         depth = record.fields.get(DEPTH_FIELD, "0")
         return PageItem(
             job=self.job,
