@@ -14,7 +14,7 @@ CPU (every thread: chDB's inserts and merges, Python, redis-py) is measured. Fou
 - Arrow, one per batch: Arrow batches (crawler/columnar.py) inserted as they arrived, one insert
   per batch, as the coordinator did before it joined them;
 - Arrow, joined: this version: the batches of one stream read joined (crawler/coalesce.py), up
-  to GROUP_ROWS link rows per insert (crawler/stream_consumer.py).
+  to GROUP_ROWS link rows per insert (crawler/coalesce.py).
 
 chDB merges the parts each insert writes in background threads of the same process, on the same
 core. Three figures per way, each in CPU per page and pages/s per core:

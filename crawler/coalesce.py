@@ -30,6 +30,9 @@ from crawler.columnar import LINK_SCHEMA, PAGE_SCHEMA, ArrowRows, arrow_stream
 from crawler.rows import Batch, LinkRow, PageRow
 
 _END_OF_STREAM = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+# Link rows of one joined insert at most: ten batches of the default LINKGRAPH_BATCH_ROWS, about
+# 25 MB as ClickHouse's insert block. The crawl's hand-off and ingest-warc both group this far.
+GROUP_ROWS = 200_000
 
 
 Group = tuple[str, list[str]]  # a joined batch's token, and the stream entries it joins

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from crawler.coalesce import Group, joined, plan
+from crawler.coalesce import GROUP_ROWS, Group, joined, plan
 from crawler.columnar import decode
 from crawler.frontier import Frontier
 from crawler.jobstats import tallies
@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 GROUP = "writers"
 CONSUMER = "coordinator"
-# Link rows of one insert at most when the coordinator stores several batches as one: ten
-# batches of the default LINKGRAPH_BATCH_ROWS, about 25 MB as ClickHouse's insert block.
-GROUP_ROWS = 200_000
 # Tokens of the batches recorded last, kept to tell a batch added twice to the stream (an XADD
 # retried after its reply was lost) from a new one: a few minutes of batches at any rate.
 RECORDED_TOKENS = 10_000

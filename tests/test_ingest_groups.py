@@ -14,8 +14,9 @@ from clickhouse_connect.driver.client import Client
 from warcio.warcwriter import WARCWriter
 
 from crawler import settings
+from crawler.coalesce import GROUP_ROWS
 from crawler.storage import StorageTarget, connect
-from crawler.warc.batches import GROUP_ROWS, FileGroups
+from crawler.warc.batches import FileGroups
 from crawler.warc.coordinator import ingest, store_batches
 from crawler.warc.ingest import BATCH_PAGES, Report, State, file_key, read_file
 from crawler.warc.pages import PageBuilder

@@ -15,23 +15,10 @@ dropped, not stored alone under tokens of their own, and the file is read again 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from crawler.coalesce import group_token, joinable, joined
+from crawler.coalesce import GROUP_ROWS, group_token, joinable, joined
 from crawler.columnar import decode
 from crawler.rows import Batch
 from crawler.warc.ingest import token
-
-# Link rows of a group at most before it is stored: the crawl's hand-off groups as many
-# (crawler/stream_consumer.py GROUP_ROWS), about 25 MB as ClickHouse's insert block.
-GROUP_ROWS = 200_000
-
-
-@dataclass
-class _Forming:
-    batches: list[Batch] = field(default_factory=list)
-    tokens: list[str] = field(default_factory=list)
-    rows: int = 0
 
 
 class FileGroups:
@@ -42,35 +29,29 @@ class FileGroups:
     def __init__(self, job: str, group_rows: int = GROUP_ROWS) -> None:
         self.job = job
         self.group_rows = group_rows
-        self._forming: dict[str, _Forming] = {}
+        self._forming: dict[str, list[Batch]] = {}  # each file's batches not yet stored
 
     def add(self, key: str, part: str, payload: bytes) -> list[Batch]:
         """A file's next batch, as the worker encoded it; the group it completes, if it does."""
         batch = decode(payload, "")
         batch.token = token(self.job, key, part)
-        forming = self._forming.setdefault(key, _Forming())
         if not joinable(batch):  # rows in another version's columns: stored alone, in order
             return [*self._close(key), batch]
-        forming.batches.append(batch)
-        forming.tokens.append(batch.token)
-        forming.rows += len(batch.links)
-        return self._close(key) if forming.rows >= self.group_rows else []
+        forming = self._forming.setdefault(key, [])
+        forming.append(batch)
+        rows = sum(len(b.links) for b in forming)
+        return self._close(key) if rows >= self.group_rows else []
 
     def end(self, key: str) -> list[Batch]:
         """The file's last group, once the worker has read the whole file."""
-        groups = self._close(key)
-        self._forming.pop(key, None)
-        return groups
+        return self._close(key)
 
     def drop(self, key: str) -> None:
         """A file the worker could not read to its end: its forming group is not stored."""
         self._forming.pop(key, None)
 
     def _close(self, key: str) -> list[Batch]:
-        forming = self._forming.get(key)
-        if forming is None or not forming.batches:
-            return []
-        self._forming[key] = _Forming()
-        if len(forming.batches) == 1:  # the batch's own token, as it was stored alone before
-            return forming.batches
-        return [joined(forming.batches, group_token(forming.tokens))]
+        forming = self._forming.pop(key, [])
+        if len(forming) <= 1:  # a batch alone keeps its own token, as it was stored before
+            return forming
+        return [joined(forming, group_token([b.token for b in forming]))]

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from crawler.coalesce import GROUP_ROWS
 from crawler.rows import Batch, rows_of
 from crawler.sinks import insert_rows
 from crawler.storage import StorageTarget, connect
-from crawler.warc.batches import GROUP_ROWS, FileGroups
+from crawler.warc.batches import FileGroups
 from crawler.warc.http import Fetched, Skipped
 from crawler.warc.ingest import Report, State, _worker, file_key, token
 from crawler.warc.pages import PageBuilder
